@@ -1,0 +1,74 @@
+"""The student's few-step block sampler with the KV cache (spec §5.3).
+
+For one block of latent frames starting at `start_frame`:
+  for each timestep t_i (bf16-rounded, e.g. [1000, 936, 832, 624]):
+      (block 0) overwrite latent frame 0 with the clean reference latent
+      v  = DiT(x, t_i, …, kv_cache, start_frame)       — re-runs overwrite the block's cache slots
+      x0 = x − σ_i·v       (σ from the nearest entry of the few-step table)
+      x  = (1 − σ_{i+1})·x0 + σ_{i+1}·ε   with fresh ε  (not after the last step)
+  output x0 (frame 0 = reference latent in block 0), then a clean pass at t = 0 refreshes the cache
+  (skippable for the last block of a video).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..models.dit import WanDiT
+from ..models.kv_cache import KVCache
+from .schedule import FlowMatchSchedule
+
+
+@dataclass
+class BlockConditions:
+    """Conditions of one block: `cond [B, F, 17, H, W]`, `audio [B, F, 4, D]` (None for T2V), text
+    `context [B, L, D_text]` (None once the cache holds the cross-attention k/v)."""
+
+    context: torch.Tensor | None
+    cond: torch.Tensor | None = None
+    audio: torch.Tensor | None = None
+
+
+def denoise_block(
+    model: WanDiT,
+    cache: KVCache,
+    noise: torch.Tensor,
+    start_frame: int,
+    conds: BlockConditions,
+    schedule: FlowMatchSchedule,
+    *,
+    ref_latent: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Denoise one block `noise [B, F, 16, H, W]` → clean latents `[B, F, 16, H, W]`.
+
+    `ref_latent [B, 16, H, W]` is substituted into latent frame 0 when `start_frame == 0`.
+    """
+    b, f = noise.shape[:2]
+    timesteps = schedule.model_timesteps().to(noise.device)
+    x = noise
+    x0 = noise
+    substitute = ref_latent is not None and start_frame == 0
+    for i, t_val in enumerate(timesteps):
+        if substitute:
+            x = x.clone()
+            x[:, 0] = ref_latent.to(x.dtype)
+        t = t_val.expand(b, f)
+        v = model(x, t, conds.context, conds.cond, conds.audio, kv_cache=cache, start_frame=start_frame)
+        x0 = schedule.x0_from_velocity(x, v, t)
+        if i + 1 < len(timesteps):
+            eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=torch.float32).to(x0.dtype)
+            x = schedule.add_noise(x0, eps, timesteps[i + 1].expand(b, f))
+    if substitute:
+        x0 = x0.clone()
+        x0[:, 0] = ref_latent.to(x0.dtype)
+    return x0
+
+
+def refresh_cache(model: WanDiT, cache: KVCache, x0: torch.Tensor, start_frame: int, conds: BlockConditions) -> None:
+    """Clean pass at t = 0 that overwrites the block's cache slots with clean-context keys/values."""
+    b, f = x0.shape[:2]
+    t = torch.zeros(b, f, device=x0.device)
+    model(x0, t, conds.context, conds.cond, conds.audio, kv_cache=cache, start_frame=start_frame)

@@ -1,0 +1,222 @@
+"""DiT checkpoint IO: load / save, layout recognition by key hash, and strict layout errors.
+
+The published loaders pick a config from the md5 of the sorted "key:shape" and "key" strings and silently
+fall back to a wrong default config when the hash is unknown (spec §2.1, pitfall 10). Here an unknown layout
+is an error that names the missing, unexpected and mis-shaped tensors against the closest known preset.
+
+Accepted files: `.safetensors`; `.pt` / `.pth` / `.bin` holding a state dict or a dict with a `model`,
+`generator`, `generator_ema` or `state_dict` entry. Common wrapper prefixes (`model.`, `generator.`,
+`module.`, `_fsdp_wrapped_module.`, `_checkpoint_wrapped_module.`, `_orig_mod.`) are stripped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from .config import PRESETS, DiTConfig, get_preset
+from .dit import WanDiT, build_dit
+
+_SUBDICTS = ("generator_ema", "generator", "model", "state_dict")
+_LEADING = ("model.", "generator.", "module.")
+_INNER = ("_fsdp_wrapped_module.", "_checkpoint_wrapped_module.", "_orig_mod.")
+CONFIG_METADATA_KEY = "livetalk_config"
+
+
+class CheckpointLayoutError(ValueError):
+    """A checkpoint's tensors do not match the expected architecture."""
+
+
+def key_hash(shapes: dict[str, tuple[int, ...]]) -> str:
+    """The reference loaders' layout hash: md5 of sorted `key:d0_d1_…` strings plus the bare keys."""
+    items = sorted([f"{k}:{'_'.join(map(str, s))}" for k, s in shapes.items()] + list(shapes))
+    return hashlib.md5(",".join(items).encode()).hexdigest()
+
+
+def shapes_of(state_dict: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in state_dict.items()}
+
+
+@functools.lru_cache(maxsize=None)
+def expected_shapes(cfg: DiTConfig) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of a config's state dict (built on the meta device: no memory)."""
+    return shapes_of(build_dit(cfg, device="meta").state_dict())
+
+
+@functools.lru_cache(maxsize=None)
+def preset_hashes() -> dict[str, str]:
+    return {name: key_hash(expected_shapes(cfg)) for name, cfg in PRESETS.items()}
+
+
+def strip_prefixes(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Remove wrapper prefixes (FSDP, torch.compile, `model.` / `generator.` shared by every key)."""
+    out = {}
+    for k, v in state_dict.items():
+        for inner in _INNER:
+            k = k.replace(inner, "")
+        out[k] = v
+    changed = True
+    while changed and out:
+        changed = False
+        for prefix in _LEADING:
+            if all(k.startswith(prefix) for k in out):
+                out = {k[len(prefix) :]: v for k, v in out.items()}
+                changed = True
+    return out
+
+
+def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Load tensors (on CPU) and metadata from a checkpoint file; prefixes stripped."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    metadata: dict[str, str] = {}
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                metadata = dict(f.metadata() or {})
+                sd = {k: f.get_tensor(k) for k in f.keys()}
+        except Exception as err:  # safetensors raises its own error types for corrupt headers
+            raise CheckpointLayoutError(f"{path}: not a readable safetensors file ({err})") from err
+    else:
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise CheckpointLayoutError(f"{path}: not a readable torch checkpoint ({err})") from err
+        if isinstance(obj, dict):
+            for key in _SUBDICTS:
+                if isinstance(obj.get(key), dict):
+                    obj = obj[key]
+                    break
+        if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+            raise CheckpointLayoutError(f"{path}: no state dict of tensors found (looked for {', '.join(_SUBDICTS)})")
+        sd = obj
+    return strip_prefixes(sd), metadata
+
+
+def layout_diff(expected: dict[str, tuple[int, ...]], got: dict[str, tuple[int, ...]]) -> tuple[list, list, list]:
+    missing = sorted(set(expected) - set(got))
+    unexpected = sorted(set(got) - set(expected))
+    misshaped = sorted((k, expected[k], got[k]) for k in set(expected) & set(got) if expected[k] != got[k])
+    return missing, unexpected, misshaped
+
+
+def _format_diff(name: str, diff: tuple[list, list, list], limit: int = 8) -> str:
+    missing, unexpected, misshaped = diff
+
+    def show(items):
+        text = ", ".join(str(i) for i in items[:limit])
+        return text + (f", … ({len(items) - limit} more)" if len(items) > limit else "")
+
+    lines = [f"checkpoint does not match the {name!r} layout:"]
+    if missing:
+        lines.append(f"  missing ({len(missing)}): {show(missing)}")
+    if unexpected:
+        lines.append(f"  unexpected ({len(unexpected)}): {show(unexpected)}")
+    if misshaped:
+        lines.append(f"  mis-shaped ({len(misshaped)}): " + show([f"{k} expected {e} got {g}" for k, e, g in misshaped]))
+    return "\n".join(lines)
+
+
+def check_layout(cfg: DiTConfig, shapes: dict[str, tuple[int, ...]]) -> None:
+    diff = layout_diff(expected_shapes(cfg), shapes)
+    if any(diff):
+        raise CheckpointLayoutError(_format_diff(cfg.name, diff))
+
+
+def detect_config(shapes: dict[str, tuple[int, ...]], metadata: dict[str, str] | None = None) -> DiTConfig:
+    """The config whose layout the tensors have: a preset by key hash, or the config stored in metadata.
+
+    Raises `CheckpointLayoutError` naming the differences to the closest preset when nothing matches.
+    """
+    h = key_hash(shapes)
+    for name, ph in preset_hashes().items():
+        if ph == h:
+            return get_preset(name)
+    if metadata and CONFIG_METADATA_KEY in metadata:
+        cfg = config_from_json(metadata[CONFIG_METADATA_KEY])
+        check_layout(cfg, shapes)
+        return cfg
+
+    def distance(cfg: DiTConfig) -> int:
+        return sum(len(d) for d in layout_diff(expected_shapes(cfg), shapes))
+
+    closest = min(PRESETS.values(), key=distance)
+    raise CheckpointLayoutError(
+        f"unknown DiT layout (key hash {h}, {len(shapes)} tensors); closest preset is {closest.name!r}.\n"
+        + _format_diff(closest.name, layout_diff(expected_shapes(closest), shapes))
+    )
+
+
+def config_to_json(cfg: DiTConfig) -> str:
+    return json.dumps(dataclasses.asdict(cfg), sort_keys=True)
+
+
+def config_from_json(text: str) -> DiTConfig:
+    data = json.loads(text)
+    data["patch_size"] = tuple(data["patch_size"])
+    return DiTConfig(**data)
+
+
+def load_dit(
+    path: str | Path,
+    *,
+    preset: str | DiTConfig | None = None,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype | None = None,
+) -> WanDiT:
+    """Load a DiT checkpoint, recognising its architecture (or checking it against `preset`), strictly.
+
+    `dtype=None` keeps the file's dtype. The model is returned in eval mode.
+    """
+    sd, metadata = read_state_dict(path)
+    shapes = shapes_of(sd)
+    if preset is not None:
+        cfg = get_preset(preset) if isinstance(preset, str) else preset
+        check_layout(cfg, shapes)
+    else:
+        cfg = detect_config(shapes, metadata)
+    model = build_dit(cfg, device="meta")
+    model.load_state_dict(sd, strict=True, assign=True)
+    file_dtype = next(iter(sd.values())).dtype
+    return model.to(device=device, dtype=dtype or file_dtype).eval()
+
+
+def save_dit(model: WanDiT, path: str | Path, extra_metadata: dict[str, str] | None = None) -> Path:
+    """Save as safetensors with bare published key names plus the config in the metadata."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sd = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    metadata = {CONFIG_METADATA_KEY: config_to_json(model.cfg), **(extra_metadata or {})}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    save_file(sd, str(tmp), metadata=metadata)
+    tmp.replace(path)  # atomic: a killed save never leaves a truncated checkpoint behind
+    return path
+
+
+def checkpoint_info(path: str | Path) -> dict:
+    """Summary of a checkpoint file: detected preset (or the layout error), counts, dtypes, key hash."""
+    sd, metadata = read_state_dict(path)
+    shapes = shapes_of(sd)
+    info = {
+        "path": str(path),
+        "tensors": len(sd),
+        "parameters": sum(v.numel() for v in sd.values()),
+        "dtypes": sorted({str(v.dtype).replace("torch.", "") for v in sd.values()}),
+        "key_hash": key_hash(shapes),
+    }
+    try:
+        info["preset"] = detect_config(shapes, metadata).name
+    except CheckpointLayoutError as err:
+        info["preset"] = None
+        info["error"] = str(err)
+    return info

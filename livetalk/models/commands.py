@@ -1,0 +1,46 @@
+"""CLI: `livetalk checkpoint-info PATH`, `livetalk presets`."""
+
+from __future__ import annotations
+
+import json
+
+
+def _checkpoint_info(args) -> int:
+    from .checkpoint import checkpoint_info
+
+    info = checkpoint_info(args.path)
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for key in ("path", "preset", "tensors", "parameters", "dtypes", "key_hash"):
+            print(f"{key:11s} {info[key]}")
+        if info.get("error"):
+            print(info["error"])
+    return 0 if info["preset"] else 1
+
+
+def _presets(args) -> int:
+    from .checkpoint import expected_shapes, preset_hashes
+    from .config import PRESETS
+
+    for name, cfg in PRESETS.items():
+        shapes = expected_shapes(cfg)
+        params = sum(_numel(s) for s in shapes.values())
+        print(f"{name:16s} tensors={len(shapes):5d} params={params:>14,d} hash={preset_hashes()[name]}")
+    return 0
+
+
+def _numel(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def register(sub) -> None:
+    p = sub.add_parser("checkpoint-info", help="detected preset, tensor/parameter count, dtype, key hash")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_checkpoint_info)
+    p = sub.add_parser("presets", help="list DiT presets with their checkpoint layout hash")
+    p.set_defaults(func=_presets)

@@ -1,0 +1,105 @@
+"""Checkpoint save / load round trips, prefix stripping, layout detection and clear layout errors."""
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from livetalk.cli import main as cli_main
+from livetalk.models.checkpoint import (
+    CheckpointLayoutError,
+    detect_config,
+    expected_shapes,
+    key_hash,
+    load_dit,
+    save_dit,
+    strip_prefixes,
+)
+from livetalk.models.config import apply_overrides, get_preset
+from livetalk.models.dit import build_dit
+
+from .dit_inputs import random_inputs
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return build_dit("tiny", seed=7).eval()
+
+
+def _out(model):
+    x, t, ctx, cond, audio = random_inputs(model.cfg, batch=1, frames=3)
+    with torch.no_grad():
+        return model(x, t, ctx, cond, audio, causal_block=3)
+
+
+def test_safetensors_round_trip_identical_outputs(tiny, tmp_path):
+    path = save_dit(tiny, tmp_path / "tiny.safetensors")
+    loaded = load_dit(path)
+    assert loaded.cfg == tiny.cfg
+    assert torch.equal(_out(loaded), _out(tiny))
+
+
+def test_custom_config_round_trip_via_metadata(tmp_path):
+    cfg = apply_overrides(get_preset("tiny"), {"num_layers": 4, "dim": 128, "num_heads": 4})
+    model = build_dit(cfg, seed=1).eval()
+    loaded = load_dit(save_dit(model, tmp_path / "c.safetensors"))
+    assert loaded.cfg == cfg and torch.equal(_out(loaded), _out(model))
+
+
+def test_pth_with_generator_subdict_and_prefixes(tiny, tmp_path):
+    sd = {f"model._fsdp_wrapped_module.{k}": v for k, v in tiny.state_dict().items()}
+    torch.save({"generator": sd, "step": 3}, tmp_path / "ckpt.pt")
+    loaded = load_dit(tmp_path / "ckpt.pt")
+    assert loaded.cfg.name == "tiny" and torch.equal(_out(loaded), _out(tiny))
+
+
+def test_renamed_key_gives_clear_error(tiny, tmp_path):
+    sd = dict(tiny.state_dict())
+    sd["blocks.0.self_attn.q_renamed.weight"] = sd.pop("blocks.0.self_attn.q.weight")
+    save_file({k: v.contiguous() for k, v in sd.items()}, str(tmp_path / "bad.safetensors"))
+    with pytest.raises(CheckpointLayoutError) as err:
+        load_dit(tmp_path / "bad.safetensors")
+    msg = str(err.value)
+    assert "closest preset is 'tiny'" in msg
+    assert "missing (1): blocks.0.self_attn.q.weight" in msg
+    assert "unexpected (1): blocks.0.self_attn.q_renamed.weight" in msg
+
+
+def test_wrong_shape_and_wrong_preset_errors(tiny, tmp_path):
+    sd = dict(tiny.state_dict())
+    sd["head.head.bias"] = torch.zeros(3)
+    save_file({k: v.contiguous() for k, v in sd.items()}, str(tmp_path / "shape.safetensors"))
+    with pytest.raises(CheckpointLayoutError, match=r"mis-shaped \(1\): head.head.bias"):
+        load_dit(tmp_path / "shape.safetensors")
+    good = save_dit(tiny, tmp_path / "good.safetensors")
+    with pytest.raises(CheckpointLayoutError, match="does not match the 'tiny-t2v' layout"):
+        load_dit(good, preset="tiny-t2v")
+
+
+def test_corrupt_file_error(tmp_path):
+    (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointLayoutError, match="not a readable safetensors"):
+        load_dit(tmp_path / "junk.safetensors")
+    with pytest.raises(FileNotFoundError):
+        load_dit(tmp_path / "missing.safetensors")
+
+
+@pytest.mark.parametrize("preset", ["livetalk-1.3b", "omniavatar-14b", "wan2.1-t2v-1.3b", "wan2.1-t2v-14b"])
+def test_published_layouts_detected_after_prefix_strip(preset):
+    meta = {f"generator.{k}": torch.empty(s, device="meta") for k, s in expected_shapes(get_preset(preset)).items()}
+    shapes = {k: tuple(v.shape) for k, v in strip_prefixes(meta).items()}
+    assert detect_config(shapes).name == preset
+
+
+def test_published_layout_with_extra_ema_key_is_rejected():
+    shapes = dict(expected_shapes(get_preset("livetalk-1.3b")))
+    shapes["ema.decay"] = ()
+    with pytest.raises(CheckpointLayoutError, match="closest preset is 'livetalk-1.3b'"):
+        detect_config(shapes)
+    assert key_hash(shapes) != "2bf9513c7a3e908015f11a800fc9b820"
+
+
+def test_checkpoint_info_cli(tiny, tmp_path, capsys):
+    path = save_dit(tiny, tmp_path / "tiny.safetensors")
+    assert cli_main(["checkpoint-info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "tiny" in out and "185" in out and "7098784" in out
