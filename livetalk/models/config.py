@@ -8,7 +8,7 @@ names and shapes of the released checkpoints exactly (see `../shared/reference/d
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,11 @@ PRESETS: dict[str, DiTConfig] = {
         name="tiny-t2v", dim=256, ffn_dim=1024, num_heads=8, num_layers=6, text_dim=384, text_len=32,
         in_dim=16, use_audio=False,
     ),
+    # For unit tests and smoke runs of the training code: the same structure at the smallest useful size.
+    "micro": DiTConfig(
+        name="micro", dim=64, ffn_dim=128, num_heads=2, num_layers=4, text_dim=16, text_len=4, audio_dim=8,
+        audio_hidden=8,
+    ),
 }
 
 
@@ -119,6 +124,13 @@ def _coerce(value: Any, current: Any) -> Any:
         return tuple(type(c)(v) for c, v in zip(current, value, strict=True))
     if isinstance(current, (int, float, str)):
         return type(current)(value)
+    if current is None and isinstance(value, str):
+        if value.lower() in ("none", "null", ""):
+            return None
+        try:
+            return float(value) if any(c in value for c in ".eE") else int(value)
+        except ValueError:
+            return value
     return value
 
 
@@ -154,4 +166,4 @@ def load_config(path: str | Path, base: DiTConfig | None = None) -> DiTConfig:
     return apply_overrides(config, data)
 
 
-__all__ = ["DiTConfig", "PRESETS", "get_preset", "apply_overrides", "load_config", "field"]
+__all__ = ["DiTConfig", "PRESETS", "get_preset", "apply_overrides", "load_config"]

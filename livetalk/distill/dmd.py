@@ -1,0 +1,183 @@
+"""Stage 2: Distribution Matching Distillation on the student's own rollouts (Self Forcing), spec §4.3.
+
+* `self_forcing_rollout`: the causal student generates a whole clip block by block with its KV cache, exactly
+  as at inference. Per block, steps before the exit step run without gradients (x0 prediction, re-noised
+  with fresh noise); the exit step runs with gradients and its x0 is the block's output; a clean pass at
+  t = 0 then refreshes the block's cache slots. Earlier context is detached: the cache hands attention a
+  detached prefix concatenated with the new k/v and is written outside autograd (pitfall 14).
+* `dmd_generator_loss`: the real score (teacher with CFG, `cond + g·(cond − uncond)`: g = 5 is LiveTalk's
+  "CFG 6", g = 3 plain Self Forcing's CFG 4) and the fake score (critic, conditional only) denoise the noised
+  rollout; the normalised difference is the gradient, applied through `0.5·‖x − sg(x − grad)‖²`.
+* `critic_loss`: flow matching of the critic on (detached) rollouts.
+
+Conscious choices (documented in docs/distillation.md):
+* Critic mask (pitfall 15): the published code zeroes channel 0 of every frame instead of frame 0. Default
+  here: mask latent frame 0 (the fixed reference) as intended; `critic_mask="published"` reproduces the bug.
+* Context pass: clean x0 at t = 0, as at inference (the published training adds σ(0) ≈ 0.005 noise).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+
+from ..diffusion.schedule import NUM_TRAIN_TIMESTEPS, FlowMatchSchedule, shift_timestep
+from ..models.dit import WanDiT
+from .batch import TrainBatch, with_reference
+from .ode import STUDENT_TIMESTEPS
+from .teacher import predict_velocity
+
+
+def self_forcing_rollout(
+    student: WanDiT,
+    batch: TrainBatch,
+    schedule: FlowMatchSchedule,
+    *,
+    exit_index: int,
+    block: int = 3,
+    timesteps: tuple[float, ...] = STUDENT_TIMESTEPS,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Roll out a clip `[B, F, 16, h, w]`; gradients flow only through each block's exit step.
+
+    Run under `torch.no_grad()` for a rollout without gradients (critic updates).
+    """
+    b, f, c, h, w = batch.latents.shape
+    dev, dtype = batch.latents.device, student.dtype
+    cache = student.new_cache(b, (h, w), sink_size=0, local_attn_size=-1, max_frames=f)
+    outputs = []
+    for s in range(0, f, block):
+        e = min(s + block, f)
+        cond, audio = batch.blocks(s, e)
+        cond = cond if student.cfg.has_cond else None
+        audio = audio if student.cfg.use_audio else None
+        x = torch.randn(b, e - s, c, h, w, generator=generator).to(dev, dtype)
+        for i in range(exit_index + 1):
+            if s == 0:
+                x = with_reference(x, batch.ref)
+            t = torch.full((b, e - s), timesteps[i], device=dev)
+            if i < exit_index:
+                with torch.no_grad():
+                    v = student(x, t, batch.context, cond, audio, kv_cache=cache, start_frame=s)
+                    x0 = schedule.x0_from_velocity(x, v, t)
+                    eps = torch.randn(x0.shape, generator=generator).to(x0)
+                    x = schedule.add_noise(x0, eps, torch.full((b, e - s), timesteps[i + 1], device=dev))
+            else:
+                v = student(x, t, batch.context, cond, audio, kv_cache=cache, start_frame=s)
+                x0 = schedule.x0_from_velocity(x, v, t)
+        if s == 0:
+            x0 = torch.cat([batch.ref[:, None].to(x0.dtype), x0[:, 1:]], dim=1)
+        outputs.append(x0)
+        if e < f:  # clean context pass (not needed after the last block)
+            with torch.no_grad():
+                student(x0.detach(), torch.zeros(b, e - s, device=dev), batch.context, cond, audio,
+                        kv_cache=cache, start_frame=s)
+    return torch.cat(outputs, dim=1)
+
+
+def sample_score_timesteps(
+    batch_size: int, shift: float, t_min: float, t_max: float, generator: torch.Generator | None, device
+) -> torch.Tensor:
+    """DMD / critic timesteps: `U{0..999}` warped by `shift` and clamped to [t_min, t_max]; `[B]` float32."""
+    u = torch.randint(0, NUM_TRAIN_TIMESTEPS, (batch_size,), generator=generator).double()
+    return shift_timestep(u, shift, t_min, t_max).float().to(device)
+
+
+def _noised(video, batch, schedule, t, generator):
+    noise = torch.randn(video.shape, generator=generator).to(video)
+    return with_reference(schedule.add_noise(video, noise, t), batch.ref), noise
+
+
+def real_x0(
+    real: WanDiT, x_t, t, batch: TrainBatch, schedule, guidance: float, audio_guidance: float | None = None
+) -> torch.Tensor:
+    """Teacher x0 with CFG. `audio_guidance=None`: `cond + g·(cond − uncond)`; else separate scales
+    `uncond + g_t·(text_only − uncond) + g_a·(cond − text_only)`."""
+    x0_cond = schedule.x0_from_velocity(x_t, predict_velocity(real, x_t, t, batch), t)
+    if guidance == 0 and not audio_guidance:
+        return x0_cond
+    x0_unc = schedule.x0_from_velocity(x_t, predict_velocity(real, x_t, t, batch.unconditional()), t)
+    if audio_guidance is None or batch.audio is None:
+        return x0_cond + guidance * (x0_cond - x0_unc)
+    x0_txt = schedule.x0_from_velocity(x_t, predict_velocity(real, x_t, t, batch.text_only()), t)
+    return x0_unc + guidance * (x0_txt - x0_unc) + audio_guidance * (x0_cond - x0_txt)
+
+
+def dmd_generator_loss(
+    video: torch.Tensor,
+    batch: TrainBatch,
+    real: WanDiT,
+    fake: WanDiT,
+    schedule: FlowMatchSchedule,
+    *,
+    guidance: float = 5.0,
+    audio_guidance: float | None = None,
+    shift: float = 5.0,
+    t_min: float = 20.0,
+    t_max: float = 980.0,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, dict]:
+    """DMD loss on a rollout `video` that carries gradients; returns (loss, logs)."""
+    b = video.shape[0]
+    t = sample_score_timesteps(b, shift, t_min, t_max, generator, video.device)
+    with torch.no_grad():
+        x_t, _ = _noised(video.detach(), batch, schedule, t, generator)
+        x0_fake = schedule.x0_from_velocity(x_t, predict_velocity(fake, x_t, t, batch), t)
+        x0_real = real_x0(real, x_t, t, batch, schedule, guidance, audio_guidance)
+        diff = (x0_fake - x0_real).double()
+        norm = (video.detach().double() - x0_real.double()).abs().mean(dim=(1, 2, 3, 4), keepdim=True)
+        grad = torch.nan_to_num(diff / norm)
+    target = (video.double() - grad).detach()
+    loss = 0.5 * F.mse_loss(video.double(), target)
+    return loss.float(), {"dmd_grad_norm": grad.abs().mean().item(), "t_mean": t.mean().item()}
+
+
+def critic_loss(
+    fake: WanDiT,
+    video: torch.Tensor,
+    batch: TrainBatch,
+    schedule: FlowMatchSchedule,
+    *,
+    shift: float = 5.0,
+    t_min: float = 20.0,
+    t_max: float = 980.0,
+    critic_mask: str = "frame0",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Flow-matching loss of the critic on a detached rollout; `critic_mask` is "frame0" or "published"."""
+    video = video.detach()
+    t = sample_score_timesteps(video.shape[0], shift, t_min, t_max, generator, video.device)
+    x_t, noise = _noised(video, batch, schedule, t, generator)
+    v = predict_velocity(fake, x_t, t, batch)
+    err = (v.float() - schedule.velocity_target(video, noise).float()) ** 2
+    mask = torch.ones_like(err)
+    if critic_mask == "frame0":
+        mask[:, 0] = 0
+    elif critic_mask == "published":  # reproduces the released bug: channel 0 of every frame
+        mask[:, :, 0] = 0
+    else:
+        raise ValueError(f"critic_mask must be 'frame0' or 'published', got {critic_mask!r}")
+    return (err * mask).sum() / mask.sum()
+
+
+class EMA:
+    """Exponential moving average of a model's parameters (fp32 copy), starting at `start_step`."""
+
+    def __init__(self, model: torch.nn.Module, decay: float = 0.99, start_step: int = 200):
+        self.decay = decay
+        self.start_step = start_step
+        self.model = copy.deepcopy(model).float().eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        d = 0.0 if step < self.start_step else self.decay
+        for pe, p in zip(self.model.parameters(), model.parameters()):
+            pe.mul_(d).add_(p.detach().float(), alpha=1 - d)
+
+    def state_dict(self) -> dict:
+        return self.model.state_dict()
+
+    def load_state_dict(self, sd: dict) -> None:
+        self.model.load_state_dict(sd)

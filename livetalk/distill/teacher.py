@@ -1,0 +1,129 @@
+"""Stage 0: the bidirectional multimodal flow-matching teacher.
+
+* `teacher_loss`: flow matching on clean latents with condition dropout (text → negative prompt, audio →
+  zeros, independently), so one network gives conditional and unconditional predictions for CFG.
+* `guided_velocity`: classifier-free guidance with separate text and audio scales
+  `uncond + s_t·(text_only − uncond) + s_a·(cond − text_only)` (OmniAvatar; unconditional = negative prompt,
+  same reference image, zeroed audio).
+* `sample_teacher`: many-step Euler sampler (shift 5), latent frame 0 fixed to the reference at every step,
+  optionally returning the states at the student's timesteps (the ODE-pair trajectory).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..diffusion.schedule import NUM_TRAIN_TIMESTEPS, FlowMatchSchedule, shift_timestep
+from ..models.dit import WanDiT
+from .batch import TrainBatch, with_reference
+
+
+def predict_velocity(model: WanDiT, x: torch.Tensor, t: torch.Tensor, batch: TrainBatch, **kwargs) -> torch.Tensor:
+    """Call the DiT with the batch's conditions; `t` is `[B]` (bidirectional) or `[B, F]`."""
+    cond = batch.cond if model.cfg.has_cond else None
+    audio = batch.audio if model.cfg.use_audio else None
+    return model(x, t, batch.context, cond, audio, **kwargs)
+
+
+def sample_train_timesteps(batch_size: int, shift: float, generator: torch.Generator | None, device) -> torch.Tensor:
+    """t ~ U[0, 1000) warped by the shift (no clamp beyond [0, 1000]); `[B]` float32."""
+    u = torch.rand(batch_size, generator=generator) * NUM_TRAIN_TIMESTEPS
+    return shift_timestep(u, shift, 0.0, float(NUM_TRAIN_TIMESTEPS)).float().to(device)
+
+
+def drop_conditions(batch: TrainBatch, p_text: float, p_audio: float, generator: torch.Generator | None) -> TrainBatch:
+    """Per sample, replace the prompt by the negative prompt (p_text) and zero the audio (p_audio)."""
+    b = batch.latents.shape[0]
+    drop_t = (torch.rand(b, generator=generator) < p_text).to(batch.context.device)
+    context = torch.where(drop_t[:, None, None], batch.neg_context, batch.context)
+    audio = batch.audio
+    if audio is not None:
+        drop_a = (torch.rand(b, generator=generator) < p_audio).to(audio.device)
+        audio = torch.where(drop_a[:, None, None, None], torch.zeros_like(audio), audio)
+    return TrainBatch(batch.latents, batch.ref, context, batch.neg_context, audio)
+
+
+def teacher_loss(
+    model: WanDiT,
+    batch: TrainBatch,
+    schedule: FlowMatchSchedule,
+    *,
+    shift: float = 5.0,
+    p_drop_text: float = 0.1,
+    p_drop_audio: float = 0.1,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Flow-matching MSE on velocity `ε − x0`, frame 0 held at the clean reference and excluded from the loss."""
+    x0 = batch.latents
+    b = x0.shape[0]
+    t = sample_train_timesteps(b, shift, generator, x0.device)
+    noise = torch.randn(x0.shape, generator=generator).to(x0)
+    x_t = with_reference(schedule.add_noise(x0, noise, t), batch.ref)
+    dropped = drop_conditions(batch, p_drop_text, p_drop_audio, generator)
+    v = predict_velocity(model, x_t, t, dropped)
+    target = schedule.velocity_target(x0, noise)
+    return F.mse_loss(v[:, 1:].float(), target[:, 1:].float())
+
+
+def guided_velocity(
+    model: WanDiT,
+    x: torch.Tensor,
+    t: torch.Tensor,
+    batch: TrainBatch,
+    text_scale: float,
+    audio_scale: float,
+) -> torch.Tensor:
+    """CFG with separate scales; 1 NFE when both are 1, 3 NFE otherwise (2 when the model has no audio)."""
+    v_cond = predict_velocity(model, x, t, batch)
+    if text_scale == 1.0 and audio_scale == 1.0:
+        return v_cond
+    v_uncond = predict_velocity(model, x, t, batch.unconditional())
+    if batch.audio is None or not model.cfg.use_audio:
+        return v_uncond + text_scale * (v_cond - v_uncond)
+    v_text = predict_velocity(model, x, t, batch.text_only())
+    return v_uncond + text_scale * (v_text - v_uncond) + audio_scale * (v_cond - v_text)
+
+
+@torch.no_grad()
+def sample_teacher(
+    model: WanDiT,
+    batch: TrainBatch,
+    *,
+    steps: int = 48,
+    shift: float = 5.0,
+    text_scale: float = 4.5,
+    audio_scale: float = 4.5,
+    keep: list[int] | None = None,
+    generator: torch.Generator | None = None,
+    noise: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Euler sampling from noise; returns (x0 `[B, F, 16, h, w]`, the states before the steps in `keep`).
+
+    With `steps = 4k` and `keep = [0, k, 2k, 3k]` the kept states sit exactly at σ = 1, 0.9375, 0.8333, 0.625
+    — the student's timesteps (spec §4.2). Frame 0 is the clean reference at every step.
+    """
+    sched = FlowMatchSchedule(steps, shift)
+    x = noise if noise is not None else torch.randn(batch.latents.shape, generator=generator).to(batch.latents)
+    b = x.shape[0]
+    kept = []
+    ts = sched.model_timesteps().to(x.device)
+    for i in range(steps):
+        x = with_reference(x, batch.ref)
+        if keep is not None and i in keep:
+            kept.append(x.clone())
+        t = ts[i].expand(b)
+        v = guided_velocity(model, x, t, batch, text_scale, audio_scale)
+        # Euler in σ taken from the grid itself (the model sees the bf16-rounded t, the step uses exact σ)
+        s_now = sched.sigmas[i].item()
+        s_next = sched.sigmas[i + 1].item() if i + 1 < steps else 0.0
+        x = (x.double() + v.double() * (s_next - s_now)).to(x.dtype)
+    x = with_reference(x, batch.ref)
+    return x, kept
+
+
+def teacher_nfe(steps: int, text_scale: float, audio_scale: float, has_audio: bool = True) -> int:
+    """Network evaluations of `sample_teacher`."""
+    if text_scale == 1.0 and audio_scale == 1.0:
+        return steps
+    return steps * (3 if has_audio else 2)

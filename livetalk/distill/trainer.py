@@ -1,0 +1,98 @@
+"""The training loop shared by the stages: seeds, progress, periodic evaluation, atomic checkpoints,
+resume after a kill, and data parallelism under torchrun.
+
+Every random draw of step `s` comes from a generator seeded with (seed, s, rank), so a run resumed from its
+last checkpoint reproduces exactly the steps an uninterrupted run would have taken.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from . import parallel
+from .config import TrainConfig
+from .stages import STAGES, Stage
+
+CHECKPOINT = "last.pt"
+
+
+def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 101 + rank)
+
+
+def save_checkpoint(stage: Stage, out_dir: Path, step: int, cfg: TrainConfig) -> Path:
+    """Atomic: written to a temp file, then renamed over `last.pt`."""
+    path = out_dir / CHECKPOINT
+    tmp = out_dir / (CHECKPOINT + ".tmp")
+    torch.save({"step": step, "config": dataclasses.asdict(cfg), "stage": stage.state_dict()}, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(stage: Stage, out_dir: Path) -> int:
+    """Restore the last checkpoint if present; returns the step to continue from (0 when none)."""
+    path = out_dir / CHECKPOINT
+    if not path.is_file():
+        return 0
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    stage.load_state_dict(state["stage"])
+    return int(state["step"])
+
+
+def train(cfg: TrainConfig, progress: bool = True, crash_at_step: int | None = None) -> dict:
+    """Run (or resume) a stage to `cfg.steps`; returns the final logs and exported paths.
+
+    `crash_at_step` (tests, or env LIVETALK_CRASH_AT_STEP) kills the process abruptly after that step.
+    """
+    crash_at_step = crash_at_step or int(os.environ.get("LIVETALK_CRASH_AT_STEP", "0")) or None
+    rank, world = parallel.init_from_env(cfg.device)
+    torch.manual_seed(cfg.seed)
+    out_dir = Path(cfg.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stage = STAGES[cfg.stage](cfg)
+    for m in stage.modules().values():
+        parallel.broadcast_parameters(m)
+    start = load_checkpoint(stage, out_dir)
+    if parallel.is_main():
+        (out_dir / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+        if start:
+            print(f"[train {cfg.stage}] resuming from step {start} ({out_dir / CHECKPOINT})", flush=True)
+    log_path = out_dir / "log.jsonl"
+    bar = None
+    if progress and parallel.is_main():
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=start, desc=f"train {cfg.stage}", dynamic_ncols=True)
+    logs: dict = {}
+    t0 = time.perf_counter()
+    for step in range(start, cfg.steps):
+        g = step_generator(cfg.seed, step, rank)
+        logs = stage.train_step(step, g)
+        done = step + 1
+        if cfg.eval_every and done % cfg.eval_every == 0:
+            logs.update(stage.evaluate(step_generator(cfg.seed + 1, 0)))
+        if parallel.is_main():
+            if done % max(cfg.log_every, 1) == 0 or done == cfg.steps or "eval_loss" in logs:
+                with log_path.open("a") as f:
+                    f.write(json.dumps({"step": done, "time_s": round(time.perf_counter() - t0, 2), **logs}) + "\n")
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if isinstance(v, float)})
+            if cfg.save_every and done % cfg.save_every == 0:
+                save_checkpoint(stage, out_dir, done, cfg)
+        if crash_at_step is not None and done == crash_at_step:
+            os._exit(17)  # simulate a kill: no cleanup, no final save
+    if bar is not None:
+        bar.close()
+    exported = []
+    if parallel.is_main():
+        save_checkpoint(stage, out_dir, cfg.steps, cfg)
+        exported = [str(p) for p in stage.export(out_dir)]
+    parallel.barrier()
+    return {"logs": logs, "exported": exported, "rank": rank, "world_size": world}
