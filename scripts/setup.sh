@@ -6,13 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 
-if ! command -v espeak-ng >/dev/null 2>&1; then
+# System packages: espeak-ng (offline speech) always; chromium (headless browser test of the web page)
+# unless LIVETALK_SKIP_BROWSER=1.
+NEED=""
+command -v espeak-ng >/dev/null 2>&1 || NEED="$NEED espeak-ng"
+if [ "${LIVETALK_SKIP_BROWSER:-0}" != 1 ] && ! command -v chromium >/dev/null 2>&1; then NEED="$NEED chromium"; fi
+if [ -n "$NEED" ]; then
   if command -v apt-get >/dev/null 2>&1; then
-    echo "[setup] installing espeak-ng (offline speech synthesis)"
+    echo "[setup] installing:$NEED"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq espeak-ng >/dev/null
+    $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq --no-install-recommends $NEED >/dev/null
   else
-    echo "[setup] warning: espeak-ng not found and apt-get unavailable; speech synthesis will be disabled" >&2
+    echo "[setup] warning:$NEED missing and apt-get unavailable (speech / browser test disabled)" >&2
   fi
 fi
 

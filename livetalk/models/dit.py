@@ -58,6 +58,11 @@ def pack_audio_frames(features: torch.Tensor, pack: int = 4) -> torch.Tensor:
     return padded.unflatten(1, (-1, pack))
 
 
+def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    xf = x.float()
+    return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)).type_as(x) * weight
+
+
 class RMSNorm(nn.Module):
     """RMS norm over the last dim, computed in fp32, with a learned scale (Wan's `WanRMSNorm`)."""
 
@@ -67,8 +72,7 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xf = x.float()
-        return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight
+        return KERNELS["rms_norm"](x, self.weight, self.eps)
 
 
 def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, frames: int) -> torch.Tensor:
@@ -84,6 +88,22 @@ def _gated_add(x: torch.Tensor, y: torch.Tensor, gate: torch.Tensor, frames: int
     """`x + y·gate` with per-frame `gate [B, F, D]`; x, y: `[B, S, D]`."""
     out = x.float().unflatten(1, (frames, -1)) + y.float().unflatten(1, (frames, -1)) * gate[:, :, None]
     return out.flatten(1, 2).to(x.dtype)
+
+
+# Element-wise pieces, looked up at call time so `fuse_elementwise()` can swap in compiled (fused) versions.
+KERNELS = {"rms_norm": _rms_norm, "modulate": _modulate, "gated_add": _gated_add, "rope": apply_rope}
+
+
+def fuse_elementwise() -> None:
+    """Replace the element-wise pieces (RMSNorm, modulation, gated residual, RoPE) by `torch.compile`d,
+    fused kernels. Same math (fp32 inside); on CUDA this removes most of the launch and memory traffic of
+    the fp32 up-casts. Process-wide: it changes how every WanDiT computes, not what."""
+    import torch._dynamo
+
+    torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+    for name, fn in list(KERNELS.items()):
+        if not hasattr(fn, "_torchdynamo_orig_callable"):
+            KERNELS[name] = torch.compile(fn, dynamic=False)
 
 
 def _attend_ranges(
@@ -145,8 +165,9 @@ class SelfAttention(nn.Module):
     def forward(self, x, cos, sin, ft, plan=None, cache: KVCache | None = None, layer: int = 0):
         b, s, _ = x.shape
         heads = (self.num_heads, -1)
-        q = apply_rope(self.norm_q(self.q(x)).unflatten(2, heads), cos, sin).transpose(1, 2)
-        k = apply_rope(self.norm_k(self.k(x)).unflatten(2, heads), cos, sin).transpose(1, 2)
+        rope = KERNELS["rope"]
+        q = rope(self.norm_q(self.q(x)).unflatten(2, heads), cos, sin).transpose(1, 2)
+        k = rope(self.norm_k(self.k(x)).unflatten(2, heads), cos, sin).transpose(1, 2)
         v = self.v(x).unflatten(2, heads).transpose(1, 2)
         if cache is not None:
             k, v = cache.update(layer, k, v)
@@ -199,11 +220,12 @@ class DiTBlock(nn.Module):
         frames = e0.shape[1]
         mod = (self.modulation.float()[:, None] + e0).unbind(2)  # 6 × [B, F, dim]
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = mod
-        y = self.self_attn(_modulate(self.norm1(x), shift_msa, scale_msa, frames), cos, sin, ft, plan, cache, layer)
-        x = _gated_add(x, y, gate_msa, frames)
+        modulate, gated_add = KERNELS["modulate"], KERNELS["gated_add"]
+        y = self.self_attn(modulate(self.norm1(x), shift_msa, scale_msa, frames), cos, sin, ft, plan, cache, layer)
+        x = gated_add(x, y, gate_msa, frames)
         x = x + self.cross_attn(self.norm3(x), cross_kv)
-        y = self.ffn(_modulate(self.norm2(x), shift_mlp, scale_mlp, frames))
-        return _gated_add(x, y, gate_mlp, frames)
+        y = self.ffn(modulate(self.norm2(x), shift_mlp, scale_mlp, frames))
+        return gated_add(x, y, gate_mlp, frames)
 
 
 class Head(nn.Module):
@@ -279,6 +301,16 @@ class WanDiT(nn.Module):
                     p.normal_(0, 1 / math.sqrt(self.cfg.dim), generator=generator)
         return self
 
+    def compile_blocks(self, mode: str | None = None) -> WanDiT:
+        """Regional `torch.compile`: each transformer block is compiled; all blocks share one compiled graph
+        (parameters are graph inputs), the KV-cache bookkeeping stays eager (a graph break)."""
+        import torch._dynamo
+
+        torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+        for blk in self.blocks:
+            blk.compile(mode=mode, dynamic=False)
+        return self
+
     def new_cache(
         self,
         batch_size: int,
@@ -329,6 +361,7 @@ class WanDiT(nn.Module):
         sink_size: int = 0,
         local_attn_size: int = -1,
         position_offset: float = 0.0,
+        rope_cos_sin: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Predict flow velocity for `x` (shapes in the module docstring).
 
@@ -336,6 +369,7 @@ class WanDiT(nn.Module):
         `causal_block` given → block-causal over the whole sequence (with optional sinks / local window);
         else bidirectional. `context` may be None only in streaming mode once the cache holds the
         cross-attention k/v. `position_offset` shifts RoPE frame positions of the no-cache modes.
+        `rope_cos_sin` overrides the RoPE tables (CUDA-graph capture uses static buffers).
         """
         cfg = self.cfg
         b, f, c, h, w = x.shape
@@ -390,7 +424,7 @@ class WanDiT(nn.Module):
         else:
             plan = block_causal_plan(f, causal_block, sink_size, local_attn_size)
             pos0 = position_offset
-        cos, sin = self.rope.get(pos0, f, hp, wp, tokens.device, torch.float32)
+        cos, sin = rope_cos_sin or self.rope.get(pos0, f, hp, wp, tokens.device, torch.float32)
 
         xs = tokens
         first_audio = cfg.audio_layers[0] if cfg.audio_layers else None

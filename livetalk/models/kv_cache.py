@@ -192,6 +192,27 @@ class KVCache:
         self.capacity = capacity
 
     # --------------------------------------------------------------------------------------- update
+    @torch.no_grad()
+    def _restructure(self, layer: int) -> None:
+        """Apply the plan's eviction roll and RoPE re-base to one layer's buffers (before its write)."""
+        plan, t = self.plan, self.frame_tokens
+        k_buf, v_buf = self.k[layer], self.v[layer]
+        if plan.roll is not None:
+            src, dst, n = plan.roll
+            k_buf[:, :, dst * t : (dst + n) * t] = k_buf[:, :, src * t : (src + n) * t].clone()
+            v_buf[:, :, dst * t : (dst + n) * t] = v_buf[:, :, src * t : (src + n) * t].clone()
+        if plan.rebase is not None:
+            lo, hi, delta = plan.rebase
+            cos, sin = frame_shift_cos_sin(-delta, self.rope_split, self.rope_theta, k_buf.device, torch.float32)
+            k_buf[:, :, lo * t : hi * t] = apply_rope(k_buf[:, :, lo * t : hi * t], cos, sin)
+
+    def restructure_all(self) -> None:
+        """For graph replay: roll / re-base every layer now; the replayed graph then writes and attends."""
+        for layer in range(self.num_layers):
+            self._restructure(layer)
+        self._applied = [True] * self.num_layers
+
+    @torch.compiler.disable  # Python bookkeeping: a graph break, so compiled blocks share one graph
     def update(self, layer: int, k_new: torch.Tensor, v_new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Write this layer's new keys/values `[B, heads, S_new, head_dim]` and return the k/v to attend to.
 
@@ -204,15 +225,7 @@ class KVCache:
             raise RuntimeError("KVCache.update called without a matching begin()")
         k_buf, v_buf = self.k[layer], self.v[layer]
         t = self.frame_tokens
-        with torch.no_grad():
-            if plan.roll is not None:
-                src, dst, n = plan.roll
-                k_buf[:, :, dst * t : (dst + n) * t] = k_buf[:, :, src * t : (src + n) * t].clone()
-                v_buf[:, :, dst * t : (dst + n) * t] = v_buf[:, :, src * t : (src + n) * t].clone()
-            if plan.rebase is not None:
-                lo, hi, delta = plan.rebase
-                cos, sin = frame_shift_cos_sin(-delta, self.rope_split, self.rope_theta, k_buf.device, torch.float32)
-                k_buf[:, :, lo * t : hi * t] = apply_rope(k_buf[:, :, lo * t : hi * t], cos, sin)
+        self._restructure(layer)
         a, b = plan.write_slot * t, (plan.write_slot + plan.num_frames) * t
         if b - a != k_new.shape[2]:
             raise ValueError(f"expected {b - a} new tokens, got {k_new.shape[2]}")

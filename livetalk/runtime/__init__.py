@@ -1,1 +1,13 @@
+"""Streaming runtime: the Performer (causal DiT block loop, pipelined decoding), offline generation, benchmarks."""
 
+
+def build_tiny_performer(**kwargs):
+    """The tiny Performer for `livetalk serve --performer tiny` (options: random_weights, decoder, pipelined,
+    and RuntimeConfig fields such as size; other keys are ignored)."""
+    import dataclasses
+
+    from .avatar import RuntimeConfig
+    from .tiny import tiny_performer
+
+    fields = {f.name for f in dataclasses.fields(RuntimeConfig)} | {"random_weights", "decoder", "pipelined"}
+    return tiny_performer(**{k: v for k, v in kwargs.items() if k in fields})

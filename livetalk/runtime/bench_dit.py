@@ -41,6 +41,7 @@ class DiTBenchResult:
     tflops_per_block: float
     achieved_tflops: float
     threads: int
+    compiled: str = ""
 
 
 def block_flops(cfg: DiTConfig, q_tokens: int, k_tokens: int, text_len: int) -> float:
@@ -78,6 +79,8 @@ def run_dit_bench(
     sink_size: int = 9,
     local_attn_size: int = 15,
     seed: int = 0,
+    compile_mode: str | None = None,
+    cuda_graph: bool = False,
 ) -> DiTBenchResult:
     cfg = get_preset(preset)
     dev = torch.device(device)
@@ -87,6 +90,12 @@ def run_dit_bench(
     lat = size // 8
     torch.manual_seed(seed)
     model = build_dit(cfg, device=dev, dtype=tdtype, seed=seed).eval()
+    if compile_mode == "fuse":
+        from ..models.dit import fuse_elementwise
+
+        fuse_elementwise()
+    elif compile_mode:
+        model.compile_blocks(None if compile_mode == "default" else compile_mode)
     schedule = FlowMatchSchedule(steps, 5.0)
     ctx = torch.randn(1, cfg.text_len, cfg.text_dim, device=dev, dtype=tdtype)
     cond = torch.randn(1, block, cfg.in_dim - cfg.latent_channels, lat, lat, device=dev, dtype=tdtype) if cfg.has_cond else None
@@ -95,11 +104,16 @@ def run_dit_bench(
     ref = torch.randn(1, cfg.latent_channels, lat, lat, device=dev, dtype=tdtype)
     cache = model.new_cache(1, (lat, lat), sink_size=sink_size, local_attn_size=local_attn_size)
     gen = torch.Generator(device=dev).manual_seed(seed)
+    runner = model
+    if cuda_graph:
+        from .cuda_graph import GraphedDiT
+
+        runner = GraphedDiT(model)
 
     def one_block(start: int) -> None:
         noise = torch.randn(1, block, cfg.latent_channels, lat, lat, device=dev, dtype=tdtype)
-        x0 = denoise_block(model, cache, noise, start, conds, schedule, ref_latent=ref, generator=gen)
-        refresh_cache(model, cache, x0, start, conds)
+        x0 = denoise_block(runner, cache, noise, start, conds, schedule, ref_latent=ref, generator=gen)
+        refresh_cache(runner, cache, x0, start, conds)
 
     with torch.inference_mode():
         # warm-up + fill the cache to its steady state
@@ -133,13 +147,15 @@ def run_dit_bench(
         ms_per_block=mean * 1e3, ms_per_block_p90=sorted(times)[int(0.9 * (len(times) - 1))] * 1e3,
         video_fps=4 * block / mean, first_block_ms=first * 1e3, peak_memory_mb=_peak_memory_mb(dev),
         tflops_per_block=flops / 1e12, achieved_tflops=flops / mean / 1e12, threads=torch.get_num_threads(),
+        compiled=(compile_mode or "") + ("+cuda-graph" if cuda_graph else ""),
     )
 
 
 def format_result(r: DiTBenchResult) -> str:
     return (
         f"bench dit  preset={r.preset} device={r.device} dtype={r.dtype} {r.resolution} "
-        f"block={r.block_frames} latent frames, {r.steps}+1 passes, threads={r.threads}\n"
+        f"block={r.block_frames} latent frames, {r.steps}+1 passes, threads={r.threads}"
+        f"{' compiled=' + r.compiled if r.compiled else ''}\n"
         f"  ms/block      {r.ms_per_block:10.2f}  (p90 {r.ms_per_block_p90:.2f})\n"
         f"  video fps     {r.video_fps:10.1f}  (12 pixel frames per block; real time = 16)\n"
         f"  first block   {r.first_block_ms:10.2f} ms\n"
@@ -151,7 +167,8 @@ def format_result(r: DiTBenchResult) -> str:
 def main(args) -> int:
     r = run_dit_bench(
         preset=args.preset, device=args.device, dtype=args.dtype, size=args.size, iters=args.iters,
-        sink_size=args.sink_size, local_attn_size=args.local_attn_size,
+        sink_size=args.sink_size, local_attn_size=args.local_attn_size, compile_mode=args.compile,
+        cuda_graph=args.cuda_graph,
     )
     print(json.dumps(asdict(r)) if args.json else format_result(r))
     return 0
@@ -166,5 +183,8 @@ def register(bench_sub) -> None:
     p.add_argument("--iters", type=int, default=10)
     p.add_argument("--sink-size", type=int, default=9)
     p.add_argument("--local-attn-size", type=int, default=15)
+    p.add_argument("--compile", default=None, metavar="MODE",
+                   help="fuse (compiled element-wise kernels) | default | max-autotune-no-cudagraphs (whole blocks)")
+    p.add_argument("--cuda-graph", action="store_true", help="replay steady-state passes as CUDA graphs")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=main)

@@ -1,0 +1,106 @@
+"""Generate evaluation videos from a teacher or a student for every clip of a dataset folder.
+
+Output: `OUT/<clip id>.mp4` (video + the clip's audio) and `OUT/timing.json` (network evaluations and seconds
+per clip), ready for `livetalk eval --generated OUT --reference DATA`.
+
+* student (causal, 4 steps): the streaming runtime itself (`AvatarSession`: KV cache with sinks, streaming
+  audio features), decoded with the tiny VAE decoder;
+* teacher (bidirectional): `sample_teacher` over the whole clip (many Euler steps with CFG), same decoder.
+Both see the clean reference image, the clip's audio and its prompt (motion-focused when `curated_prompts`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..models.checkpoint import load_dit
+from ..models.dit import pack_audio_frames
+from .batch import TrainBatch
+from .curation import motion_focused_prompt
+from .prepare import NEGATIVE_PROMPT, _to_video_tensor
+from .teacher import sample_teacher, teacher_nfe
+
+
+def _write(out_dir: Path, clip_id: str, frames: np.ndarray, audio: np.ndarray) -> None:
+    from ..data.media import write_video
+
+    write_video(out_dir / f"{clip_id}.mp4", frames, fps=16, audio=audio[: len(frames) * 1000])
+
+
+@torch.no_grad()
+def generate_clips(
+    checkpoint: str | Path,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    role: str = "student",
+    num_frames: int = 33,
+    max_clips: int | None = None,
+    curated_prompts: bool = False,
+    teacher_steps: int = 32,
+    text_scale: float = 3.0,
+    audio_scale: float = 3.0,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    from ..data.dataset import TalkingHeadDataset
+    from ..models.audio_encoder import build_audio_encoder
+    from ..models.text_encoder import build_text_encoder
+    from ..models.vae_tiny import load_tiny_vae
+    from ..runtime.avatar import AvatarModels, AvatarSession, RuntimeConfig
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ds = TalkingHeadDataset(data_dir, load_tracks=False)
+    dit = load_dit(checkpoint, preset="tiny")
+    vae = load_tiny_vae()
+    text = build_text_encoder("tiny")
+    audio_enc = build_audio_encoder("tiny")
+    n = len(ds) if max_clips is None else min(len(ds), max_clips)
+    if (num_frames - 1) % 4:
+        raise ValueError("num_frames must be 4·F − 3 (e.g. 33)")
+    lat_frames = (num_frames + 3) // 4
+    times, nfe = [], 0
+    for i in tqdm(range(n), desc=f"generate {role}", disable=not progress):
+        s = ds[i]
+        prompt = motion_focused_prompt(s.prompt) if curated_prompts else s.prompt
+        audio = s.audio[: num_frames * 1000]
+        t0 = time.perf_counter()
+        if role == "student":
+            models = AvatarModels(dit, vae, vae.stream_decoder, text, audio_enc)
+            session = AvatarSession(models, s.reference, prompt, RuntimeConfig(seed=seed + i))
+            session.push_audio(audio)
+            chunks = []
+            while sum(len(c) for c in chunks) < num_frames:
+                chunks.append(session.next_chunk().frames)
+            frames = np.concatenate(chunks)[:num_frames]
+            blocks = -(-lat_frames // 3)
+            nfe = blocks * 4  # denoising evaluations per clip (+ the cache-refresh pass per block)
+        elif role == "teacher":
+            ref = vae.encode(_to_video_tensor(s.reference[None]))[:, 0]
+            feats = audio_enc.encode(audio, num_frames=num_frames)[None]
+            batch = TrainBatch(
+                latents=torch.zeros(1, lat_frames, 16, *ref.shape[-2:]), ref=ref,
+                context=text.encode(prompt), neg_context=text.encode(NEGATIVE_PROMPT),
+                audio=pack_audio_frames(feats),
+            )
+            g = torch.Generator().manual_seed(seed + i)
+            x0, _ = sample_teacher(dit, batch, steps=teacher_steps, text_scale=text_scale, audio_scale=audio_scale,
+                                   generator=g)
+            video = vae.decode(x0)[0]
+            frames = ((video.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+            nfe = teacher_nfe(teacher_steps, text_scale, audio_scale)
+        else:
+            raise ValueError(f"role must be student or teacher, got {role!r}")
+        times.append(time.perf_counter() - t0)
+        _write(out_dir, s.id, frames, audio)
+    timing = {"role": role, "checkpoint": str(checkpoint), "clips": n, "frames_per_clip": num_frames,
+              "nfe_per_clip": nfe, "seconds_per_clip": float(np.mean(times)) if times else 0.0}
+    (out_dir / "timing.json").write_text(json.dumps(timing, indent=2))
+    return timing

@@ -1,0 +1,83 @@
+"""CLI sub-commands of the VAE area: `vae-train` (tiny VAE / fast decoder) and `bench-vae`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("vae-train", help="train the tiny VAE or distil its fast streaming decoder (CPU)")
+    p.add_argument("--what", choices=("vae", "fast-decoder"), default="vae")
+    p.add_argument("--data", default="toy",
+                   help="'toy' (built-in procedural heads), a folder with manifest.jsonl, or a mixture 'DIR*3+toy'")
+    p.add_argument("--heldout-data", default=None, help="held-out clips source (default: a separate draw from --data)")
+    p.add_argument("--image-steps", type=int, default=2,
+                   help="vae: single-frame steps per video step (batch --image-batch)")
+    p.add_argument("--image-batch", type=int, default=16)
+    p.add_argument("--crop", type=int, default=32, help="vae: random crop size for the first part of training")
+    p.add_argument("--out", default=None, help="output .safetensors (default: the shipped path under weights/)")
+    p.add_argument("--minutes", type=float, default=None, help="time budget (default 20 for vae, 15 for fast-decoder)")
+    p.add_argument("--max-steps", type=int, default=100000)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--init", default=None, help="vae: continue from this checkpoint")
+    p.add_argument("--vae", default=None, help="fast-decoder: teacher VAE checkpoint (default: shipped)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_train)
+
+    b = subparsers.add_parser("bench-vae", help="frames/s and PSNR of the VAE decoder and the fast decoder")
+    b.add_argument("--scale", choices=("tiny", "full"), default="tiny",
+                   help="tiny: shipped checkpoints; full: Wan2.1-width VAE + fast decoder with random weights")
+    b.add_argument("--vae", default=None, help="tiny VAE checkpoint (default: shipped)")
+    b.add_argument("--fast", default=None, help="fast decoder checkpoint (default: shipped)")
+    b.add_argument("--data", default="toy")
+    b.add_argument("--size", type=int, default=64, help="pixel height = width")
+    b.add_argument("--latent-frames", type=int, default=21)
+    b.add_argument("--block", type=int, default=3, help="latent frames per streamed block")
+    b.add_argument("--repeats", type=int, default=3)
+    b.add_argument("--clips", type=int, default=8)
+    b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--device", default="cpu")
+    b.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+    b.add_argument("--json", default=None, help="also write the result to this file")
+    b.set_defaults(func=_bench)
+
+
+def _train(args: argparse.Namespace) -> int:
+    if args.what == "vae":
+        from livetalk.models.vae_train import VAETrainConfig, train_vae
+
+        cfg = VAETrainConfig(data=args.data, heldout_data=args.heldout_data, init=args.init,
+                             minutes=args.minutes or 20.0, max_steps=args.max_steps, batch=args.batch,
+                             image_steps=args.image_steps, image_batch=args.image_batch, crop=args.crop,
+                             threads=args.threads, seed=args.seed)
+        if args.out:
+            cfg.out = args.out
+        train_vae(cfg, log=lambda s: print(s, flush=True))
+    else:
+        from livetalk.models.vae_fast_train import FastDecoderTrainConfig, train_fast_decoder
+
+        cfg = FastDecoderTrainConfig(data=args.data, heldout_data=args.heldout_data, vae=args.vae,
+                                     minutes=args.minutes or 15.0, max_steps=args.max_steps, batch=args.batch,
+                                     threads=args.threads, seed=args.seed)
+        if args.out:
+            cfg.out = args.out
+        train_fast_decoder(cfg, log=lambda s: print(s, flush=True))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import torch
+
+    from livetalk.models.vae_bench import bench
+
+    res = bench(scale=args.scale, vae_path=args.vae, fast_path=args.fast, data=args.data, size=args.size,
+                latent_frames=args.latent_frames, block=args.block, repeats=args.repeats, clips=args.clips,
+                threads=args.threads, device=args.device, dtype=getattr(torch, args.dtype))
+    text = json.dumps(res, indent=1)
+    print(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(text + "\n")
+    return 0

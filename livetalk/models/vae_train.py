@@ -1,0 +1,139 @@
+"""Train the tiny VAE on 64×64, 16 fps clips (CPU-friendly, time-budgeted).
+
+Loss per step on a batch of clips `[B, T, 3, H, W]` (T = 4k + 1):
+    L1(x̂, x) + MSE(x̂, x) + kl_weight · KL(q(z|x) ‖ N(0, 1))  (element mean)
+with x̂ decoded from a reparameterised sample of the posterior. After training, the per-channel mean/std of the
+posterior mean over `stat_clips` training clips become the latent normalisation stored in the checkpoint, and the
+held-out reconstruction PSNR (encode → normalised latents → decode) goes into the checkpoint metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from livetalk.models.vae import WanVAE
+from livetalk.models.vae_metrics import psnr_per_clip
+from livetalk.models.vae_tiny import build_tiny_vae, load_tiny_vae
+from livetalk.models.vae_toy_data import make_source
+
+
+@dataclass
+class VAETrainConfig:
+    data: str = "toy"  # "toy", a folder with manifest.jsonl, or a mixture "DIR*3+toy" (see make_source)
+    heldout_data: str | None = None  # held-out clips from here (default: a separate draw from `data`)
+    out: str = "livetalk/models/weights/tiny_vae.safetensors"
+    init: str | None = None  # continue from this checkpoint
+    minutes: float = 20.0
+    max_steps: int = 100000
+    batch: int = 4
+    frames: int = 9
+    image_steps: int = 0  # out of every (image_steps + 1) steps, this many train on single frames (T = 1) ...
+    image_batch: int = 16  # ... with this batch size (cheap: spatial compression is most of the quality)
+    size: int = 64
+    crop: int = 32  # train on random crops of this size (cheaper), ...
+    full_size_from: float = 0.75  # ... then on whole frames for the last part of the time budget
+    lr: float = 4e-4
+    kl_weight: float = 1e-5
+    threads: int = 1
+    seed: int = 0
+    stat_clips: int = 32
+    heldout_clips: int = 16
+    log_every: int = 20
+    save_every_min: float = 5.0
+
+
+def _lr_at(cfg: VAETrainConfig, step: int, progress: float) -> float:
+    warm = min(1.0, (step + 1) / 30)
+    decay = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, (progress - 0.6) / 0.4))))
+    return cfg.lr * warm * decay
+
+
+@torch.no_grad()
+def latent_stats(vae: WanVAE, source, n_clips: int, frames: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std `[z_dim]` of the raw posterior mean over `n_clips` clips."""
+    g = torch.Generator().manual_seed(seed)
+    mus = []
+    for i in range(0, n_clips, 4):
+        x = source.sample(min(4, n_clips - i), frames, g)
+        mu, _ = vae.encode_moments(x)
+        mus.append(mu.transpose(1, 2).reshape(-1, vae.z_dim, *mu.shape[-2:]).transpose(0, 1).reshape(vae.z_dim, -1))
+    m = torch.cat(mus, 1)
+    return m.mean(1), m.std(1).clamp(min=1e-4)
+
+
+@torch.no_grad()
+def heldout_psnr(vae: WanVAE, clips: torch.Tensor) -> float:
+    """Mean per-clip PSNR (dB) of encode → decode on `clips` `[B, T, 3, H, W]`."""
+    recs = [vae.decode(vae.encode(clips[i : i + 4])) for i in range(0, clips.shape[0], 4)]
+    return psnr_per_clip(torch.cat(recs), clips)
+
+
+def heldout_clips(source, n: int, frames: int) -> torch.Tensor:
+    """A fixed held-out set (seed 10_000, disjoint stream from training)."""
+    return source.sample(n, frames, torch.Generator().manual_seed(10_000))
+
+
+def _save(vae: WanVAE, cfg: VAETrainConfig, source, path: str, extra: dict) -> float:
+    vae.eval()
+    mean, std = latent_stats(vae, source, cfg.stat_clips, cfg.frames, cfg.seed + 1)
+    vae.set_latent_stats(mean, std)
+    hsource = make_source(cfg.heldout_data, cfg.size) if cfg.heldout_data else source
+    p = heldout_psnr(vae, heldout_clips(hsource, cfg.heldout_clips, cfg.frames))
+    meta = {"train_config": json.dumps(asdict(cfg)), "heldout_psnr_db": f"{p:.3f}", **{k: str(v) for k, v in extra.items()}}
+    vae.save_file(path, meta, storage_dtype=torch.float16)
+    vae.train()
+    return p
+
+
+def train_vae(cfg: VAETrainConfig, log=print) -> dict:
+    """Run training for `cfg.minutes` (or `cfg.max_steps`); write the checkpoint to `cfg.out`; return a summary."""
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    source = make_source(cfg.data, cfg.size)
+    vae = load_tiny_vae(cfg.init) if cfg.init else build_tiny_vae()
+    vae.train()
+    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.lr, weight_decay=0.0, betas=(0.9, 0.99))
+    g = torch.Generator().manual_seed(cfg.seed)
+    t0 = last_save = time.time()
+    budget = cfg.minutes * 60
+    step, ema = 0, None
+    while step < cfg.max_steps and time.time() - t0 < budget:
+        progress = (time.time() - t0) / budget
+        for group in opt.param_groups:
+            group["lr"] = _lr_at(cfg, step, progress)
+        if step % (cfg.image_steps + 1) < cfg.image_steps:
+            x = source.sample(cfg.image_batch, 1, g)
+        else:
+            x = source.sample(cfg.batch, cfg.frames, g)
+        if cfg.crop and cfg.crop < cfg.size and progress < cfg.full_size_from:
+            i, j = (int(v) for v in torch.randint(cfg.size - cfg.crop + 1, (2,), generator=g))
+            x = x[..., i : i + cfg.crop, j : j + cfg.crop]
+        mu, logvar = vae.encode_moments(x)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=g)
+        y = vae.decode_raw(z)
+        rec = (y - x).abs().mean() + ((y - x) ** 2).mean()
+        kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).mean()
+        loss = rec + cfg.kl_weight * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        ema = rec.item() if ema is None else 0.95 * ema + 0.05 * rec.item()
+        step += 1
+        if step % cfg.log_every == 0:
+            log(f"step {step} t={time.time() - t0:.0f}s rec={ema:.4f} kl={kl.item():.3f} lr={opt.param_groups[0]['lr']:.2e}")
+        if time.time() - last_save > cfg.save_every_min * 60:
+            p = _save(vae, cfg, source, cfg.out + ".partial", {"steps": step})
+            log(f"partial checkpoint at step {step}: held-out PSNR {p:.2f} dB")
+            last_save = time.time()
+    p = _save(vae, cfg, source, cfg.out, {"steps": step, "train_seconds": f"{time.time() - t0:.0f}"})
+    Path(cfg.out + ".partial").unlink(missing_ok=True)
+    summary = {"steps": step, "seconds": round(time.time() - t0), "heldout_psnr_db": round(p, 2), "out": cfg.out}
+    log(json.dumps(summary))
+    return summary

@@ -1,0 +1,328 @@
+"""The Performer: a streaming talking avatar driven by the causal DiT (spec §5.3), block by block.
+
+Per block b (latent frames 3b..3b+2; pixel frames [0, 9) for b = 0, then 12 more per block):
+  1. audio for exactly those pixel frames is taken from the pushed speech (silence when none is left: the
+     avatar listens / idles with its mouth closed), encoded by the streaming audio front end (bounded
+     look-ahead) and packed into per-latent-frame windows `[1, 3, 4, D]`;
+  2. 4 denoising steps with the KV cache (reference latent substituted into frame 0 of block 0);
+  3. the clean pass at t = 0 refreshes the cache (sinks + rolling window: unbounded duration);
+  4. the latents are decoded by a streaming decoder (VAE or the fast TAEHV-style decoder) into frames.
+The audio of a chunk is the audio its frames were conditioned on, so video and sound leave in sync.
+
+`AvatarSession.next_chunk()` runs the steps in the calling thread; `PipelinedSession` runs denoising and
+decoding in two threads with bounded queues so decoding block b overlaps denoising block b+1.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..diffusion.block_sampler import BlockConditions, denoise_block, refresh_cache
+from ..diffusion.schedule import FlowMatchSchedule
+from ..distill.batch import make_cond
+from ..models.dit import WanDiT, pack_audio_frames
+from .performer import AVChunk
+
+SAMPLE_RATE = 16000
+FPS = 16
+SAMPLES_PER_FRAME = SAMPLE_RATE // FPS
+
+IDLE_PROMPT = "A person listening quietly, keeping the head still, facing the camera."
+
+
+@dataclass
+class RuntimeConfig:
+    size: int = 64  # output pixels (square)
+    block: int = 3  # latent frames per block
+    steps: int = 4
+    shift: float = 5.0
+    sink_size: int = 9
+    local_attn_size: int = 15
+    lookahead_ms: float = 62.5  # audio look-ahead of the streaming features (one video frame)
+    context_ms: float = 1000.0  # past audio the streaming audio encoder sees
+    idle_prompt: str = IDLE_PROMPT
+    seed: int = 0
+
+
+def center_square(image: np.ndarray, size: int) -> np.ndarray:
+    """RGB uint8 `[H, W, 3]` → centre-cropped square resized to `size`² (the published resize_pad = crop)."""
+    from PIL import Image
+
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"reference image must be RGB uint8 [H, W, 3], got {image.dtype} {image.shape}")
+    h, w = image.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    crop = image[top : top + s, left : left + s]
+    return np.asarray(Image.fromarray(crop).resize((size, size), Image.BICUBIC if s > size else Image.LANCZOS))
+
+
+def block_pixel_frames(block_index: int, block: int = 3) -> tuple[int, int]:
+    """Pixel frames [start, end) produced by a block: 1 + 4(n − 1) for the first, 4n for later ones."""
+    first = 1 + 4 * (block - 1)
+    if block_index == 0:
+        return 0, first
+    start = first + 4 * block * (block_index - 1)
+    return start, start + 4 * block
+
+
+class AvatarModels:
+    """The models a session needs, shared by all sessions of a Performer.
+
+    dit: the causal student; vae: encodes the reference (`encode([B, T, 3, H, W]) -> [B, F, 16, h, w]`);
+    decoder_factory: `() -> stream decoder` with `decode_block(latents) -> [B, T, 3, H, W]` in [-1, 1];
+    text_encoder: `.encode(prompt) -> [1, L, D]`; audio_encoder: an `AudioEncoder` (features per frame).
+    """
+
+    def __init__(self, dit: WanDiT, vae, decoder_factory, text_encoder, audio_encoder, device="cpu"):
+        self.dit = dit.eval()
+        self.vae = vae
+        self.decoder_factory = decoder_factory
+        self.text_encoder = text_encoder
+        self.audio_encoder = audio_encoder
+        self.device = torch.device(device)
+        self.lock = threading.Lock()  # sessions share the models; one block at a time per model set
+
+    def encode_prompt(self, prompt: str) -> torch.Tensor:
+        return self.text_encoder.encode(prompt).to(self.device, self.dit.dtype)
+
+
+class AvatarSession:
+    """One avatar stream (implements `PerformerSession`). Drive it from one thread."""
+
+    fps = FPS
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, models: AvatarModels, reference_image: np.ndarray, prompt: str, cfg: RuntimeConfig | None = None):
+        from ..models.audio_streaming import StreamingAudioFeatures
+
+        self.models = models
+        self.cfg = cfg = cfg or RuntimeConfig()
+        dit = models.dit
+        self.schedule = FlowMatchSchedule(cfg.steps, cfg.shift)
+        self.generator = torch.Generator(device=models.device).manual_seed(cfg.seed)
+        self.reference = center_square(reference_image, cfg.size)
+        ref = torch.from_numpy(self.reference.copy()).float().div(127.5).sub(1).permute(2, 0, 1)[None, None]
+        with torch.no_grad():
+            self.ref_latent = models.vae.encode(ref.to(models.device))[:, 0].to(dit.dtype)  # [1, 16, h, w]
+        lat = self.ref_latent.shape[-2:]
+        self.cond_first = make_cond(self.ref_latent, cfg.block)  # mask [0, 1, 1]
+        self.cond_later = self.cond_first.clone()
+        self.cond_later[:, 0, -1] = 1  # mask [1, 1, 1]
+        self.cache = dit.new_cache(1, tuple(lat), sink_size=cfg.sink_size, local_attn_size=cfg.local_attn_size)
+        self.decoder = models.decoder_factory()
+        self.audio_features = StreamingAudioFeatures(models.audio_encoder, cfg.lookahead_ms, cfg.context_ms)
+        self._feat = torch.zeros(0)  # features of pixel frames [_feat_offset, …)
+        self._feat_offset = 0
+        self.speech = np.zeros(0, np.float32)  # pushed, not yet rendered
+        self._fed_samples = 0  # samples given to the feature stream
+        self._timeline = np.zeros(0, np.float32)  # fed audio not yet emitted with frames
+        self._timeline_start = 0  # absolute sample index of _timeline[0]
+        self.prompt = prompt
+        self._pending_prompt: str | None = None
+        self.context = models.encode_prompt(prompt)
+        self.speaking = False
+        self.block_index = 0
+        self.closed = False
+
+    # ------------------------------------------------------------------------------------ control
+    def push_audio(self, samples: np.ndarray) -> None:
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if not np.isfinite(samples).all():
+            raise ValueError("audio contains NaN or infinite samples")
+        self.speech = np.concatenate([self.speech, samples])
+        self.speaking = True
+
+    def set_prompt(self, prompt: str) -> None:
+        self._pending_prompt = prompt
+
+    def end_of_speech(self) -> None:
+        self.speaking = False
+
+    def interrupt(self) -> None:
+        self.speech = np.zeros(0, np.float32)
+        self.speaking = False
+
+    def close(self) -> None:
+        self.closed = True
+        self.cache = None
+        self._feat = torch.zeros(0)
+
+    # ------------------------------------------------------------------------------------- blocks
+    def _take_audio(self, n: int) -> np.ndarray:
+        """The next n samples of the timeline: pushed speech, then silence."""
+        take = self.speech[:n]
+        self.speech = self.speech[n:]
+        if len(take) < n:
+            take = np.concatenate([take, np.zeros(n - len(take), np.float32)])
+        return take
+
+    def _features(self, p0: int, p1: int) -> torch.Tensor:
+        """Per-pixel-frame features of frames [p0, p1) `[p1 − p0, D]`, feeding timeline audio as needed.
+
+        Rows before p0 are dropped afterwards (memory stays bounded on unbounded streams).
+        """
+        need_samples = p1 * SAMPLES_PER_FRAME + self.audio_features.lookahead_samples
+        while self._feat_offset + self._feat.shape[0] < p1:
+            n = max(need_samples - self._fed_samples, SAMPLES_PER_FRAME)
+            chunk = self._take_audio(n)
+            self._timeline = np.concatenate([self._timeline, chunk])
+            self._fed_samples += n
+            rows = self.audio_features.push(torch.from_numpy(chunk))
+            self._feat = torch.cat([self._feat, rows.to(self._feat.dtype)]) if self._feat.numel() else rows
+        out = self._feat[p0 - self._feat_offset : p1 - self._feat_offset]
+        self._feat = self._feat[p1 - self._feat_offset :]
+        self._feat_offset = p1
+        return out
+
+    def _block_audio(self, p0: int, p1: int) -> np.ndarray:
+        """Timeline samples of pixel frames [p0, p1): the audio that plays with them."""
+        a, b = p0 * SAMPLES_PER_FRAME - self._timeline_start, p1 * SAMPLES_PER_FRAME - self._timeline_start
+        out = self._timeline[a:b]
+        self._timeline = self._timeline[b:]
+        self._timeline_start = p1 * SAMPLES_PER_FRAME
+        return out
+
+    def denoise_next(self) -> tuple[torch.Tensor, np.ndarray, int, dict]:
+        """Generate the next block's latents; returns (latents [1, 3, 16, h, w], audio, start pixel frame, stats)."""
+        if self.closed:
+            raise RuntimeError("session is closed")
+        cfg, models = self.cfg, self.models
+        t0 = time.perf_counter()
+        if self._pending_prompt is not None:
+            self.prompt, self._pending_prompt = self._pending_prompt, None
+            self.context = models.encode_prompt(self.prompt)
+            self.cache.reset_cross()
+        b = self.block_index
+        p0, p1 = block_pixel_frames(b, cfg.block)
+        feats = self._features(p0, p1)
+        if b == 0:
+            windows = pack_audio_frames(feats[None])  # 3 copies of frame 0 prepended → [1, 3, 4, D]
+        else:
+            windows = feats[None].reshape(1, cfg.block, 4, -1)
+        audio = self._block_audio(p0, p1)
+        dit = models.dit
+        conds = BlockConditions(self.context if self.cache.cross[0] is None else None,
+                                self.cond_first if b == 0 else self.cond_later,
+                                windows.to(models.device, dit.dtype))
+        start = b * cfg.block
+        noise = torch.randn(1, cfg.block, dit.cfg.latent_channels, *self.ref_latent.shape[-2:],
+                            generator=self.generator, device=models.device).to(dit.dtype)
+        with models.lock, torch.inference_mode():
+            x0 = denoise_block(dit, self.cache, noise, start, conds, self.schedule,
+                               ref_latent=self.ref_latent, generator=self.generator)
+            refresh_cache(dit, self.cache, x0, start, conds)
+        self.block_index += 1
+        return x0, audio, p0, {"denoise_s": time.perf_counter() - t0, "speaking": bool(np.abs(audio).max() > 0)}
+
+    def decode(self, latents: torch.Tensor) -> tuple[np.ndarray, float]:
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            video = self.decoder.decode_block(latents)  # [1, T, 3, H, W] in [-1, 1]
+        frames = ((video[0].float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+        return frames, time.perf_counter() - t0
+
+    def next_chunk(self) -> AVChunk:
+        latents, audio, p0, stats = self.denoise_next()
+        frames, stats["decode_s"] = self.decode(latents)
+        return AVChunk(frames=frames, audio=audio, start_frame=p0, stats=stats)
+
+
+class PipelinedSession:
+    """Runs an `AvatarSession` in two threads (denoise → queue → decode → queue); same chunks, overlapped.
+
+    Queues are bounded (`depth` blocks), so generation runs at most `depth` blocks ahead of the consumer.
+    Control calls (push_audio, set_prompt, interrupt, …) are forwarded under a lock.
+    """
+
+    fps = FPS
+    sample_rate = SAMPLE_RATE
+
+    def __init__(self, session: AvatarSession, depth: int = 2):
+        self.session = session
+        self._ctl = threading.Lock()
+        self._latents: queue.Queue = queue.Queue(maxsize=depth)
+        self._chunks: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._threads = [threading.Thread(target=self._denoise_loop, daemon=True),
+                         threading.Thread(target=self._decode_loop, daemon=True)]
+        self._started = False  # threads start on the first next_chunk(), after the caller's first inputs
+
+    def _put(self, q: queue.Queue, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _denoise_loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                with self._ctl:
+                    item = self.session.denoise_next()
+                if not self._put(self._latents, item):
+                    return
+        except BaseException as err:  # surfaced to the consumer in next_chunk
+            self._error = err
+            self._stop.set()
+
+    def _decode_loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    latents, audio, p0, stats = self._latents.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                frames, stats["decode_s"] = self.session.decode(latents)
+                if not self._put(self._chunks, AVChunk(frames, audio, p0, stats)):
+                    return
+        except BaseException as err:
+            self._error = err
+            self._stop.set()
+
+    def next_chunk(self, timeout: float = 60.0) -> AVChunk:
+        if not self._started:
+            self._started = True
+            for t in self._threads:
+                t.start()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._error is not None:
+                raise RuntimeError(f"streaming pipeline failed: {self._error!r}") from self._error
+            try:
+                return self._chunks.get(timeout=0.05)
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("no chunk within the timeout")
+
+    def push_audio(self, samples) -> None:
+        with self._ctl:
+            self.session.push_audio(samples)
+
+    def set_prompt(self, prompt: str) -> None:
+        with self._ctl:
+            self.session.set_prompt(prompt)
+
+    def end_of_speech(self) -> None:
+        with self._ctl:
+            self.session.end_of_speech()
+
+    def interrupt(self) -> None:
+        with self._ctl:
+            self.session.interrupt()
+
+    def close(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            if t.is_alive():
+                t.join(timeout=5)
+        self.session.close()

@@ -1,0 +1,79 @@
+"""Build the shipped tiny Performer (no download): student DiT, tiny VAE, fast decoder, MiniLM, log-mel.
+
+Weights live in `livetalk/models/weights/`. A missing file is an error that says how to make it; only
+`random_weights=True` (benchmarks, tests) builds untrained models, and it says so in `AvatarPerformer.info`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..models.checkpoint import load_dit
+from ..models.dit import build_dit
+from .avatar import AvatarModels, AvatarSession, PipelinedSession, RuntimeConfig
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "weights"
+TINY_STUDENT = WEIGHTS / "tiny_student.safetensors"
+
+
+def build_tiny_models(
+    student: str | Path | None = None,
+    *,
+    decoder: str = "fast",
+    random_weights: bool = False,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> AvatarModels:
+    """Models of the tiny Performer. `decoder`: "fast" (TAEHV-style) or "vae" (the tiny Wan VAE decoder)."""
+    from ..models.audio_encoder import build_audio_encoder
+    from ..models.text_encoder import build_text_encoder
+    from ..models.vae_tiny import build_tiny_vae, load_tiny_fast_decoder, load_tiny_vae
+
+    if random_weights:
+        from ..models.vae_fast_decoder import FastDecoder
+
+        dit = build_dit("tiny", device=device, dtype=dtype, seed=0)
+        vae = build_tiny_vae(device=device, dtype=dtype)
+        fast = FastDecoder().to(device=device, dtype=dtype).eval()
+    else:
+        path = Path(student) if student else TINY_STUDENT
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"student checkpoint {path} not found: train it (docs/distillation.md) or pass random_weights=True"
+            )
+        dit = load_dit(path, preset="tiny", device=device, dtype=dtype)
+        vae = load_tiny_vae(device=device, dtype=dtype)
+        fast = load_tiny_fast_decoder(device=device, dtype=dtype) if decoder == "fast" else None
+    if decoder == "fast":
+        factory = fast.stream_decoder
+    elif decoder == "vae":
+        factory = vae.stream_decoder
+    else:
+        raise ValueError(f"decoder must be 'fast' or 'vae', got {decoder!r}")
+    text = build_text_encoder("tiny", device=device)
+    audio = build_audio_encoder("tiny", device=device)
+    return AvatarModels(dit, vae, factory, text, audio, device=device)
+
+
+class AvatarPerformer:
+    """`Performer` over shared models; sessions are pipelined (denoise ∥ decode) unless told otherwise."""
+
+    def __init__(self, models: AvatarModels, cfg: RuntimeConfig | None = None, pipelined: bool = True,
+                 info: dict | None = None):
+        self.models = models
+        self.cfg = cfg or RuntimeConfig()
+        self.pipelined = pipelined
+        self.info = info or {}
+
+    def new_session(self, reference_image: np.ndarray, prompt: str):
+        session = AvatarSession(self.models, reference_image, prompt, self.cfg)
+        return PipelinedSession(session) if self.pipelined else session
+
+
+def tiny_performer(random_weights: bool = False, decoder: str = "fast", pipelined: bool = True, **cfg) -> AvatarPerformer:
+    models = build_tiny_models(random_weights=random_weights, decoder=decoder)
+    return AvatarPerformer(models, RuntimeConfig(**cfg), pipelined,
+                           info={"model": "tiny", "random_weights": random_weights, "decoder": decoder})

@@ -1,0 +1,83 @@
+"""Fast streaming decoder: shapes, causality, streaming == full-sequence, checkpoint round trip."""
+
+import pytest
+import torch
+
+from livetalk.models.vae_convert import KeyLayoutError
+from livetalk.models.vae_fast_decoder import FULL_FAST_DECODER, FastDecoder, FastDecoderConfig
+
+SMALL = FastDecoderConfig(channels=(16, 12, 8, 8), blocks=1)
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Conv3d on a shared 2-core box is far faster single-threaded (no OpenMP oversubscription)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return FastDecoder(SMALL).eval()
+
+
+@torch.no_grad()
+def test_shapes_and_frame_counts(model):
+    z = torch.randn(2, 4, 16, 3, 5)
+    y = model.decode(z)
+    assert y.shape == (2, 13, 3, 24, 40)
+    assert y.abs().max() <= 1.0
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("blocks", [(3, 3, 3), (1, 2, 3, 1)])
+def test_streaming_equals_full(model, blocks):
+    z = torch.randn(1, sum(blocks), 16, 2, 2)
+    full = model.decode(z)
+    dec = model.stream_decoder()
+    outs, s = [], 0
+    for i, n in enumerate(blocks):
+        out = dec.decode_block(z[:, s : s + n])
+        assert out.shape[1] == (1 + 4 * (n - 1) if i == 0 else 4 * n)
+        outs.append(out)
+        s += n
+    assert (torch.cat(outs, 1) - full).abs().max().item() < 1e-5
+
+
+@torch.no_grad()
+def test_causal(model):
+    """Changing a later latent frame leaves every earlier pixel frame unchanged."""
+    z = torch.randn(1, 4, 16, 2, 2)
+    z2 = z.clone()
+    z2[:, 2] += 1.0
+    a, b = model.decode(z), model.decode(z2)
+    assert torch.equal(a[:, :5], b[:, :5])  # latent frames 0, 1 -> pixel frames 0..4
+    assert not torch.equal(a[:, 5:], b[:, 5:])
+
+
+def test_full_scale_width_builds():
+    m = FastDecoder(FULL_FAST_DECODER)
+    assert m.config.channels == (256, 128, 64, 64)
+
+
+def test_checkpoint_round_trip_and_wrong_layout(tmp_path, model):
+    path = tmp_path / "fd.safetensors"
+    model.save_file(path, storage_dtype=torch.float32)
+    m2 = FastDecoder.from_file(path)
+    z = torch.randn(1, 2, 16, 2, 2)
+    with torch.no_grad():
+        assert torch.equal(model.decode(z), m2.decode(z))
+    from safetensors.torch import load_file, save_file
+    from safetensors import safe_open
+
+    sd = load_file(str(path))
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    sd["extra.weight"] = torch.zeros(1)
+    sd.pop("conv_out.bias")
+    save_file(sd, str(tmp_path / "bad.safetensors"), metadata=meta)
+    with pytest.raises(KeyLayoutError, match=r"missing keys: conv_out\.bias.*unexpected keys: extra\.weight"):
+        FastDecoder.from_file(tmp_path / "bad.safetensors")

@@ -1,0 +1,56 @@
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from livetalk.cli import build_parser
+from livetalk.system.commands import build_thinker
+from livetalk.system.offline_thinker import OfflineThinker
+from livetalk.system.performers import build_performer
+from livetalk.system.thinker import OpenAIThinker
+
+
+def test_parser_has_serve_and_bench_system():
+    args = build_parser().parse_args(["serve", "--port", "8123", "--max-sessions", "3", "--performer", "stub"])
+    assert args.host == "127.0.0.1" and args.port == 8123 and args.max_sessions == 3
+    assert isinstance(build_thinker(args), OfflineThinker)
+    args = build_parser().parse_args(["serve", "--thinker", "openai", "--openai-url", "http://127.0.0.1:9/v1",
+                                      "--openai-model", "Qwen/Qwen3-Omni-30B-A3B-Instruct", "--tts", "espeak"])
+    th = build_thinker(args)
+    assert isinstance(th, OpenAIThinker) and th.config.model.startswith("Qwen") and th.config.tts == "espeak"
+    args = build_parser().parse_args(["bench", "system", "--sessions", "2", "--seconds", "1"])
+    assert args.sessions == 2
+
+
+def test_unknown_performer_error_is_clear():
+    with pytest.raises(ValueError, match="choose one of"):
+        build_performer("giant")
+
+
+def test_livetalk_serve_starts_and_serves_the_page():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "livetalk.cli", "serve", "--port", str(port), "--log-level",
+                             "warning"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=1) as r:
+                    status = json.loads(r.read())
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError(proc.stdout.read().decode() if proc.poll() is not None else "timeout")
+                time.sleep(0.2)
+        assert status["performer"] == "stub" and status["thinker"] == "offline" and status["max_sessions"] == 4
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+            assert b"LiveTalk" in r.read()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
