@@ -5,10 +5,11 @@ setup:
 	bash scripts/setup.sh
 
 demo: setup
-	livetalk bench dit --preset tiny --device cpu
+	livetalk demo -o out/demo.mp4
 
 test:
 	$(PY) -m pytest
 
 bench:
 	livetalk bench dit --preset tiny --device cpu
+	livetalk bench stream

@@ -34,6 +34,12 @@ class ClipConfig:
     listen_prob: float = 0.25
     use_library: bool = True
 
+    def __post_init__(self) -> None:
+        if self.size < 16 or self.size % 2:
+            raise ValueError(f"size must be an even number >= 16 (yuv420 video), got {self.size}")
+        if not 0.0 <= self.listen_prob <= 1.0:
+            raise ValueError(f"listen_prob must be in [0, 1], got {self.listen_prob}")
+
     def n_frames(self) -> int:
         n = int(round(self.duration_s * FPS))
         if n < 1:

@@ -21,7 +21,7 @@ def _train(args) -> int:
 def _prepare(args) -> int:
     from .prepare import prepare_latents
 
-    summary = prepare_latents(args.data, args.out, latent_frames=args.latent_frames, curate=args.curate,
+    summary = prepare_latents(args.data, args.out, latent_frames=args.latent_frames, variants=tuple(args.variants),
                               degrade=args.degrade, max_clips=args.max_clips, vae_path=args.vae,
                               windows_per_clip=args.windows_per_clip)
     print(json.dumps(summary))
@@ -54,8 +54,9 @@ def register(sub) -> None:
     p = sub.add_parser("prepare-latents", help="dataset folder → latent training file (tiny VAE, log-mel, MiniLM)")
     p.add_argument("--data", required=True, help="dataset folder with manifest.jsonl")
     p.add_argument("--out", required=True)
-    p.add_argument("--latent-frames", type=int, default=12)
-    p.add_argument("--curate", action="store_true", help="repair references, motion-focused prompts (LiveTalk)")
+    p.add_argument("--latent-frames", type=int, default=9)
+    p.add_argument("--variants", nargs="+", default=["clean", "raw", "curated"],
+                   help="clean: as rendered; raw: some references degraded; curated: raw repaired + motion prompts")
     p.add_argument("--degrade", type=float, default=0.3, help="fraction of raw references degraded")
     p.add_argument("--max-clips", type=int, default=None)
     p.add_argument("--windows-per-clip", type=int, default=None)

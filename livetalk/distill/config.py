@@ -26,7 +26,7 @@ class TrainConfig:
     seed: int = 42
     out_dir: str = "runs/teacher"
     # data: "random" (shapes only, smoke tests) or a prepared latent file (livetalk train prepare)
-    data: str = "random"
+    data: str = "random"  # or PATH:VARIANT (clean / raw / curated; condition curation is a data variant)
     eval_data: str = ""
     frames: int = 6  # latent frames per clip (random data)
     latent_size: int = 8  # latent H = W (random data)
@@ -68,7 +68,6 @@ class TrainConfig:
     t_max: float = 980.0
     critic_mask: str = "frame0"
     block: int = 3
-    curate: bool = False  # condition curation (reference repair, motion-focused prompts) when preparing data
     notes: str = ""
 
     def __post_init__(self) -> None:
@@ -88,19 +87,19 @@ RECIPES: dict[str, TrainConfig] = {
     "dmd-livetalk": TrainConfig(
         stage="dmd", lr=2 * _TINY_GEN_LR_PLAIN, critic_lr=2 * _TINY_GEN_LR_PLAIN / 5, betas=(0.0, 0.999),
         weight_decay=0.0, guidance=5.0, steps=500, batch_size=2, out_dir="runs/dmd-livetalk", ema_start=100,
-        curate=True,
     ),
 }
 
 
-def load_train_config(path: str | Path | None = None, overrides: list[str] | None = None, stage: str | None = None) -> TrainConfig:
+def load_train_config(path: str | Path | None = None, overrides: list[str] | None = None, stage: str | None = None,
+                      recipe: str | None = None) -> TrainConfig:
     """Config from a recipe / YAML file / `key=value` overrides (in that order)."""
     import yaml
 
     data = {}
     if path:
         data = yaml.safe_load(Path(path).read_text()) or {}
-    recipe = data.pop("recipe", None) or {"dmd": "dmd-livetalk"}.get(stage or "teacher", stage or "teacher")
+    recipe = data.pop("recipe", None) or recipe or {"dmd": "dmd-livetalk"}.get(stage or "teacher", stage or "teacher")
     if recipe not in RECIPES:
         raise KeyError(f"unknown recipe {recipe!r}; known: {', '.join(RECIPES)}")
     cfg = RECIPES[recipe]

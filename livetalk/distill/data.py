@@ -33,11 +33,24 @@ class LatentClips:
         return self.latents.shape[0]
 
     @classmethod
-    def load(cls, path: str | Path) -> LatentClips:
+    def load(cls, spec: str | Path) -> LatentClips:
+        """`PATH` or `PATH:VARIANT` (clean / raw / curated) of a file written by `prepare_latents`."""
+        spec = str(spec)
+        path, _, variant = spec.partition(":") if ":" in spec and not Path(spec).is_file() else (spec, "", "")
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"prepared latent data not found: {path} (run `livetalk train prepare`)")
-        return cls(torch.load(path, map_location="cpu", weights_only=False))
+            raise FileNotFoundError(f"prepared latent data not found: {path} (run `livetalk prepare-latents`)")
+        data = torch.load(path, map_location="cpu", weights_only=False)
+        if "variants" in data:
+            variant = variant or "clean"
+            if variant not in data["variants"]:
+                raise KeyError(f"{path} has variants {sorted(data['variants'])}, not {variant!r}")
+            v = data["variants"][variant]
+            data = {"latents": data["latents"].float(), "audio": data["audio"].float(), "ids": data["ids"],
+                    "ref": v["ref"].float(), "context": v["context_table"].float()[v["prompt_index"]],
+                    "neg_context": data["neg_context"].float(), "prompts": [v["prompts"][i] for i in v["prompt_index"]]}
+            data["latents"][:, 0] = data["ref"]  # frame 0 is the (variant's) reference latent
+        return cls(data)
 
     @classmethod
     def random(cls, preset: str, n: int, frames: int, lat: int, seed: int) -> LatentClips:

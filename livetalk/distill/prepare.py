@@ -7,7 +7,7 @@ trained and sampled), audio → log-mel features → per-latent windows `[F, 4, 
 Conditions, to reproduce the recipe ablation on the same clips:
 * raw (plain recipe): a fraction `degrade` of the reference images is degraded (blur / dark / low
   resolution, cycled) and prompts are used as written;
-* curated (`--curate`, LiveTalk recipe): the same raw conditions are repaired (`repair_reference`; images
+* curated (LiveTalk recipe): the same raw conditions are repaired (`repair_reference`; images
   that cannot be repaired fall back to a clean frame of the clip) and prompts rewritten to their motion
   content (`motion_focused_prompt`).
 """
@@ -29,7 +29,7 @@ _KINDS = ("blur", "dark", "lowres")
 
 def _to_video_tensor(frames: np.ndarray) -> torch.Tensor:
     """uint8 [T, H, W, 3] → float [1, T, 3, H, W] in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).float().div(127.5).sub(1).permute(0, 3, 1, 2)[None]
+    return torch.from_numpy(np.array(frames, copy=True)).float().div(127.5).sub(1).permute(0, 3, 1, 2)[None]
 
 
 def raw_reference(reference: np.ndarray, index: int, degrade: float) -> np.ndarray:
@@ -39,65 +39,92 @@ def raw_reference(reference: np.ndarray, index: int, degrade: float) -> np.ndarr
     return degrade_reference(reference, _KINDS[(index // max(1, round(1 / degrade))) % len(_KINDS)])
 
 
+VARIANTS = ("clean", "raw", "curated")
+
+
+def _variant_conditions(reference: np.ndarray, prompt: str, index: int, variant: str, degrade: float,
+                        actions: dict[str, int]) -> tuple[np.ndarray, str]:
+    """Reference image and prompt of a clip as the variant sees them (see the module docstring)."""
+    if variant == "clean":
+        return reference, prompt
+    raw = raw_reference(reference, index, degrade)
+    if variant == "raw":
+        return raw, prompt
+    fixed, acts = repair_reference(raw)
+    for a in acts:
+        actions[a] = actions.get(a, 0) + 1
+    return (fixed if fixed is not None else reference), motion_focused_prompt(prompt)
+
+
 @torch.no_grad()
 def prepare_latents(
     data_dir: str | Path,
     out_path: str | Path,
     *,
-    latent_frames: int = 12,
-    curate: bool = False,
+    latent_frames: int = 9,
+    variants: tuple[str, ...] = VARIANTS,
     degrade: float = 0.3,
     max_clips: int | None = None,
     vae_path: str | None = None,
     windows_per_clip: int | None = None,
     progress: bool = True,
 ) -> dict:
-    """Write the latent file; returns a summary (clips, curation actions)."""
+    """Write one latent file holding the clips once and, per variant, the reference latents and prompts.
+
+    Layout (fp16 tensors): latents [N, F, 16, h, w], audio [N, F, 4, D], ids, source index per window, and
+    `variants[name] = {ref [N, 16, h, w], prompt_index [N], context_table [P, L, D_text], prompts [P]}`,
+    plus neg_context [L, D_text]. Prompt states are stored once per distinct prompt.
+    """
     from ..data.dataset import TalkingHeadDataset
     from ..models.audio_encoder import build_audio_encoder
     from ..models.text_encoder import build_text_encoder
     from ..models.vae_tiny import load_tiny_vae
 
+    for v in variants:
+        if v not in VARIANTS:
+            raise ValueError(f"unknown variant {v!r}; known: {VARIANTS}")
     ds = TalkingHeadDataset(data_dir, load_tracks=False)
     vae = load_tiny_vae(vae_path)
     text = build_text_encoder("tiny")
     audio_enc = build_audio_encoder("tiny")
     n_pix = 4 * latent_frames - 3
-    lat, ref_lat, aud, ctx, prompts, ids = [], [], [], [], [], []
+    lat, aud, ids = [], [], []
+    per_variant = {v: {"ref": [], "prompt_index": [], "prompts": {}} for v in variants}
     actions: dict[str, int] = {}
     n = len(ds) if max_clips is None else min(len(ds), max_clips)
     for i in tqdm(range(n), desc="prepare", disable=not progress):
         s = ds[i]
-        ref_img = raw_reference(s.reference, i, degrade)
-        prompt = s.prompt
-        if curate:
-            fixed, acts = repair_reference(ref_img)
-            for a in acts:
-                actions[a] = actions.get(a, 0) + 1
-            ref_img = fixed if fixed is not None else s.reference
-            prompt = motion_focused_prompt(prompt)
-        r = vae.encode(_to_video_tensor(ref_img[None]))[:, 0]  # [1, 16, h, w]
         starts = list(range(0, len(s.frames) - n_pix + 1, n_pix))[:windows_per_clip]
+        if not starts:
+            continue
+        refs = {}
+        for v in variants:
+            img, prompt = _variant_conditions(s.reference, s.prompt, i, v, degrade, actions)
+            refs[v] = (vae.encode(_to_video_tensor(img[None]))[0, 0], prompt)
         for w, p0 in enumerate(starts):
-            z = vae.encode(_to_video_tensor(s.frames[p0 : p0 + n_pix]))  # [1, F, 16, h, w]
-            z[:, 0] = r
-            wave = s.audio[p0 * 1000 : (p0 + n_pix) * 1000]
-            feats = audio_enc.encode(wave, num_frames=n_pix)[None]  # [1, T, 80]
-            lat.append(z[0])
-            ref_lat.append(r[0])
-            aud.append(pack_audio_frames(feats)[0])
-            ctx.append(text.encode(prompt)[0])
-            prompts.append(prompt)
+            z = vae.encode(_to_video_tensor(s.frames[p0 : p0 + n_pix]))[0]  # [F, 16, h, w]
+            feats = audio_enc.encode(s.audio[p0 * 1000 : (p0 + n_pix) * 1000], num_frames=n_pix)[None]
+            lat.append(z.half())
+            aud.append(pack_audio_frames(feats)[0].half())
             ids.append(f"{s.id}#{w}")
+            for v in variants:
+                r, prompt = refs[v]
+                table = per_variant[v]["prompts"]
+                per_variant[v]["ref"].append(r.half())
+                per_variant[v]["prompt_index"].append(table.setdefault(prompt, len(table)))
     if not lat:
         raise ValueError(f"no clip in {data_dir} is long enough for {latent_frames} latent frames ({n_pix} frames)")
-    tensors = {
-        "latents": torch.stack(lat), "ref": torch.stack(ref_lat), "audio": torch.stack(aud),
-        "context": torch.stack(ctx), "neg_context": text.encode(NEGATIVE_PROMPT)[0],
-        "prompts": prompts, "ids": ids, "curated": curate, "degrade": degrade,
-    }
+    out = {"latents": torch.stack(lat), "audio": torch.stack(aud), "ids": ids,
+           "neg_context": text.encode(NEGATIVE_PROMPT)[0].half(), "degrade": degrade, "variants": {}}
+    for v, d in per_variant.items():
+        prompts = list(d["prompts"])
+        out["variants"][v] = {
+            "ref": torch.stack(d["ref"]), "prompt_index": torch.tensor(d["prompt_index"]),
+            "context_table": text.encode(prompts).half(), "prompts": prompts,
+        }
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(tensors, out_path.with_suffix(".tmp"))
+    torch.save(out, out_path.with_suffix(".tmp"))
     out_path.with_suffix(".tmp").replace(out_path)
-    return {"clips": len(lat), "source_clips": n, "curation": actions, "path": str(out_path)}
+    return {"windows": len(lat), "source_clips": n, "curation": actions, "path": str(out_path),
+            "distinct_prompts": {v: len(d["prompts"]) for v, d in per_variant.items()}}

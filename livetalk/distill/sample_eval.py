@@ -104,3 +104,27 @@ def generate_clips(
               "nfe_per_clip": nfe, "seconds_per_clip": float(np.mean(times)) if times else 0.0}
     (out_dir / "timing.json").write_text(json.dumps(timing, indent=2))
     return timing
+
+
+@torch.no_grad()
+def stream_latents(student, batch: TrainBatch, *, steps: int = 4, block: int = 3, sink_size: int = 9,
+                   local_attn_size: int = 15, seed: int = 0) -> torch.Tensor:
+    """The runtime's block loop at latent level (same `denoise_block` / `refresh_cache` as `AvatarSession`),
+    with precomputed conditions; returns clean latents `[B, F, 16, h, w]`."""
+    from ..diffusion.block_sampler import BlockConditions, denoise_block, refresh_cache
+    from ..diffusion.schedule import FlowMatchSchedule
+
+    b, f, c, h, w = batch.latents.shape
+    dev, dtype = batch.latents.device, student.dtype
+    sched = FlowMatchSchedule(steps, 5.0)
+    cache = student.new_cache(b, (h, w), sink_size=sink_size, local_attn_size=local_attn_size)
+    g = torch.Generator(device=dev).manual_seed(seed)
+    out = []
+    for s in range(0, f, block):
+        cond, audio = batch.blocks(s, s + block)
+        conds = BlockConditions(batch.context, cond, audio)
+        noise = torch.randn(b, min(block, f - s), c, h, w, generator=g, device=dev).to(dtype)
+        x0 = denoise_block(student, cache, noise, s, conds, sched, ref_latent=batch.ref, generator=g)
+        refresh_cache(student, cache, x0, s, conds)
+        out.append(x0)
+    return torch.cat(out, 1)

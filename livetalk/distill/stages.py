@@ -152,8 +152,9 @@ class ODEStage(Stage):
         teacher = _model(self.cfg, self.cfg.teacher, trainable=False)
         g = torch.Generator().manual_seed(self.cfg.seed + 7)
         out = []
-        for i in range(0, len(data), 8):
-            idx = list(range(i, min(i + 8, len(data))))
+        chunk = 64 if self.cfg.device.startswith("cuda") else 8
+        for i in range(0, len(data), chunk):
+            idx = list(range(i, min(i + chunk, len(data))))
             traj = generate_ode_pairs(
                 teacher, data.batch(idx).to(self.cfg.device, DTYPES[self.cfg.dtype]), steps=self.cfg.teacher_steps,
                 shift=self.cfg.shift, text_scale=self.cfg.teacher_text_scale,

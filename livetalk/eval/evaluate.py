@@ -90,11 +90,12 @@ def evaluate_clip(gen: np.ndarray, ref: Sample, cfg: EvalConfig = EvalConfig()) 
         m.update(lip_sync(open_g, open_r, cfg.max_lag))
 
     emb_ref_img = feat.identity_embeddings(ref.reference[None], cfg.weights)[0]
-    sim = feat.identity_embeddings(g, cfg.weights) @ emb_ref_img
+    fg, fr = feat.identity_features(g, cfg.weights), feat.identity_features(r, cfg.weights)
+    sim = feat.normalize(fg) @ emb_ref_img
     m["identity_sim"] = float(sim.mean())
     m["identity_sim_min"] = float(sim.min())
     m["identity_drift"] = collapse(sim)
-    m["identity_sim_reference"] = float((feat.identity_embeddings(r, cfg.weights) @ emb_ref_img).mean())
+    m["identity_sim_reference"] = float((feat.normalize(fr) @ emb_ref_img).mean())
 
     target = target_motion(ref)
     pred = MOTIONS[int(np.argmax(feat.motion_logits(st_g, cfg.weights)))] if n >= 16 else None
@@ -102,7 +103,6 @@ def evaluate_clip(gen: np.ndarray, ref: Sample, cfg: EvalConfig = EvalConfig()) 
     if target is not None and pred is not None:
         m["motion_correct"] = float(pred == target)
 
-    fg, fr = feat.identity_features(g, cfg.weights), feat.identity_features(r, cfg.weights)
     st_r = feat.face_states(r, cfg.weights)
     return ClipResult(m, fg, fr, feat.clip_features(st_g, fg, cfg.weights), feat.clip_features(st_r, fr, cfg.weights))
 
@@ -163,8 +163,18 @@ def _round(x):
 
 def evaluate_dirs(generated: str | Path, reference: str | Path, cfg: EvalConfig = EvalConfig(),
                   limit: int | None = None) -> dict:
-    """Evaluate every reference clip that has a generated video. Returns {'summary', 'clips', 'missing'}."""
-    gen_dir, ref_ds = Path(generated), TalkingHeadDataset(reference)
+    """Evaluate every reference clip that has a generated video. Returns {'summary', 'clips', 'missing'}.
+    Runs torch single-threaded (restored afterwards) so results are bit-stable across machines' core counts."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _evaluate_dirs(Path(generated), reference, cfg, limit)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _evaluate_dirs(gen_dir: Path, reference: str | Path, cfg: EvalConfig, limit: int | None) -> dict:
+    ref_ds = TalkingHeadDataset(reference)
     if not gen_dir.is_dir():
         raise FileNotFoundError(f"generated folder not found: {gen_dir}")
     results, missing = {}, []

@@ -40,6 +40,11 @@ def identity_features(frames: np.ndarray, weights: Path = WEIGHTS_DIR) -> np.nda
     return _run(net.features, prepare_frames(frames, net.input_size))
 
 
+def normalize(x: np.ndarray) -> np.ndarray:
+    """Row-wise L2 normalisation [N, D] (as IdentityNet.forward does to its features)."""
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
 def windows(n: int, size: int = MOTION_WINDOW) -> list[slice]:
     """Non-overlapping windows of `size` frames covering n (the last one may be shorter, min 16 frames)."""
     if n <= size:

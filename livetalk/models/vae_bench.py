@@ -2,7 +2,7 @@
 
 Speed: stream-decode `latent_frames` random latent frames `[1, F, 16, h, w]` in blocks of `block` latent frames
 (the runtime's pattern), best of `repeats`; frames/s = pixel frames (4·(F − 1) + 1) / seconds; real-time factor
-= frames/s ÷ 16 fps. Quality (tiny scale only): held-out clips from the data source, PSNR (dB, [0, 1] scale) of
+= frames/s ÷ 16 fps. Quality (tiny scale only): held-out clips (`clip_frames` long) from the data source, PSNR (dB, [0, 1] scale) of
 VAE reconstruction vs ground truth, and of the fast decoder vs the VAE decode and vs ground truth.
 """
 
@@ -33,6 +33,7 @@ def stream_fps(stream_factory, latents: torch.Tensor, block: int, repeats: int) 
 
 def bench(scale: str = "tiny", vae_path: str | None = None, fast_path: str | None = None, data: str = "toy",
           size: int = 64, latent_frames: int = 21, block: int = 3, repeats: int = 3, clips: int = 8,
+          clip_frames: int = 33,
           threads: int = 2, device: str = "cpu", dtype: torch.dtype = torch.float32) -> dict:
     """Run the benchmark; `scale="full"` times the full-width Wan2.1 VAE and the full-width fast decoder with
     random weights at `size` (speed only)."""
@@ -59,12 +60,13 @@ def bench(scale: str = "tiny", vae_path: str | None = None, fast_path: str | Non
     if scale == "tiny":
         from livetalk.models.vae_toy_data import make_source
 
-        x = make_source(data, size).sample(clips, 13, torch.Generator().manual_seed(10_000)).to(device=device, dtype=dtype)
+        x = make_source(data, size).sample(clips, clip_frames, torch.Generator().manual_seed(10_000))
+        x = x.to(device=device, dtype=dtype)
         with torch.inference_mode():
             zs = torch.cat([vae.encode(x[i : i + 4]) for i in range(0, clips, 4)])
             rec = torch.cat([vae.decode(zs[i : i + 4]) for i in range(0, clips, 4)])
             frec = torch.cat([fast.decode(zs[i : i + 4]) for i in range(0, clips, 4)])
-        out["heldout_clips"] = f"{clips} x 13 frames ({data})"
+        out["heldout_clips"] = f"{clips} x {clip_frames} frames ({data})"
         out["vae_psnr_vs_gt_db"] = round(psnr_per_clip(rec, x), 2)
         out["fast_psnr_vs_vae_db"] = round(psnr_per_clip(frec, rec), 2)
         out["fast_psnr_vs_gt_db"] = round(psnr_per_clip(frec, x), 2)

@@ -21,7 +21,10 @@ def register(subparsers) -> None:
     p.add_argument("--max-steps", type=int, default=100000)
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--init", default=None, help="vae: continue from this checkpoint")
+    p.add_argument("--init", default=None, help="continue from this checkpoint (of the same kind)")
+    p.add_argument("--frames", type=int, default=None, help="pixel frames per training clip (4k + 1)")
+    p.add_argument("--clips", type=int, default=None, help="fast-decoder: number of teacher clips")
+    p.add_argument("--lr", type=float, default=None)
     p.add_argument("--vae", default=None, help="fast-decoder: teacher VAE checkpoint (default: shipped)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_train)
@@ -36,7 +39,8 @@ def register(subparsers) -> None:
     b.add_argument("--latent-frames", type=int, default=21)
     b.add_argument("--block", type=int, default=3, help="latent frames per streamed block")
     b.add_argument("--repeats", type=int, default=3)
-    b.add_argument("--clips", type=int, default=8)
+    b.add_argument("--clips", type=int, default=8, help="held-out clips for PSNR")
+    b.add_argument("--clip-frames", type=int, default=33, help="pixel frames per held-out clip (4k + 1)")
     b.add_argument("--threads", type=int, default=2)
     b.add_argument("--device", default="cpu")
     b.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
@@ -52,8 +56,7 @@ def _train(args: argparse.Namespace) -> int:
                              minutes=args.minutes or 20.0, max_steps=args.max_steps, batch=args.batch,
                              image_steps=args.image_steps, image_batch=args.image_batch, crop=args.crop,
                              threads=args.threads, seed=args.seed)
-        if args.out:
-            cfg.out = args.out
+        _apply_common(cfg, args)
         train_vae(cfg, log=lambda s: print(s, flush=True))
     else:
         from livetalk.models.vae_fast_train import FastDecoderTrainConfig, train_fast_decoder
@@ -61,10 +64,18 @@ def _train(args: argparse.Namespace) -> int:
         cfg = FastDecoderTrainConfig(data=args.data, heldout_data=args.heldout_data, vae=args.vae,
                                      minutes=args.minutes or 15.0, max_steps=args.max_steps, batch=args.batch,
                                      threads=args.threads, seed=args.seed)
-        if args.out:
-            cfg.out = args.out
+        cfg.init = args.init
+        if args.clips:
+            cfg.clips = args.clips
+        _apply_common(cfg, args)
         train_fast_decoder(cfg, log=lambda s: print(s, flush=True))
     return 0
+
+
+def _apply_common(cfg, args: argparse.Namespace) -> None:
+    for name in ("out", "frames", "lr"):
+        if getattr(args, name, None):
+            setattr(cfg, name, getattr(args, name))
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -74,6 +85,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     res = bench(scale=args.scale, vae_path=args.vae, fast_path=args.fast, data=args.data, size=args.size,
                 latent_frames=args.latent_frames, block=args.block, repeats=args.repeats, clips=args.clips,
+                clip_frames=args.clip_frames,
                 threads=args.threads, device=args.device, dtype=getattr(torch, args.dtype))
     text = json.dumps(res, indent=1)
     print(text)

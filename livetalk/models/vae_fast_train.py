@@ -29,6 +29,7 @@ class FastDecoderTrainConfig:
     heldout_data: str | None = None  # held-out clips from here (default: a separate draw from `data`)
     vae: str | None = None  # tiny VAE checkpoint (default: the shipped one)
     out: str = "livetalk/models/weights/tiny_vae_fast_decoder.safetensors"
+    init: str | None = None  # continue from this fast-decoder checkpoint (its channels/blocks win)
     channels: tuple[int, int, int, int] = (64, 48, 32, 16)
     blocks: int = 2
     minutes: float = 15.0
@@ -78,7 +79,10 @@ def train_fast_decoder(cfg: FastDecoderTrainConfig, log=print) -> dict:
     hsource = make_source(cfg.heldout_data, 64) if cfg.heldout_data else source
     hz, hteach, hgt = teacher_pairs(vae, hsource, cfg.heldout, cfg.frames, 10_000)
     log(f"teacher data: {z.shape[0]} + {hz.shape[0]} clips in {time.time() - t0:.0f}s")
-    model = FastDecoder(FastDecoderConfig(channels=tuple(cfg.channels), blocks=cfg.blocks)).train()
+    if cfg.init:
+        model = FastDecoder.from_file(cfg.init).train()
+    else:
+        model = FastDecoder(FastDecoderConfig(channels=tuple(cfg.channels), blocks=cfg.blocks)).train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     g = torch.Generator().manual_seed(cfg.seed)
     t0 = time.time()

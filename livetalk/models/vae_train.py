@@ -33,7 +33,7 @@ class VAETrainConfig:
     max_steps: int = 100000
     batch: int = 4
     frames: int = 9
-    image_steps: int = 0  # out of every (image_steps + 1) steps, this many train on single frames (T = 1) ...
+    image_steps: int = 2  # out of every (image_steps + 1) steps, this many train on single frames (T = 1) ...
     image_batch: int = 16  # ... with this batch size (cheap: spatial compression is most of the quality)
     size: int = 64
     crop: int = 32  # train on random crops of this size (cheaper), ...
@@ -62,7 +62,7 @@ def latent_stats(vae: WanVAE, source, n_clips: int, frames: int, seed: int) -> t
     for i in range(0, n_clips, 4):
         x = source.sample(min(4, n_clips - i), frames, g)
         mu, _ = vae.encode_moments(x)
-        mus.append(mu.transpose(1, 2).reshape(-1, vae.z_dim, *mu.shape[-2:]).transpose(0, 1).reshape(vae.z_dim, -1))
+        mus.append(mu.transpose(0, 2).reshape(vae.z_dim, -1))  # [B, F, C, h, w] -> [C, F, B, h, w] -> [C, N]
     m = torch.cat(mus, 1)
     return m.mean(1), m.std(1).clamp(min=1e-4)
 

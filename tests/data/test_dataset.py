@@ -67,3 +67,11 @@ def test_video_roundtrip(tmp_path):
     assert np.abs(back.astype(int) - frames).mean() < 6
     with pytest.raises(ValueError):
         write_video(tmp_path / "y.mp4", frames.astype(np.float32))
+
+
+def test_grid_command(tmp_path):
+    out = tmp_path / "g.png"
+    assert main(["data", "grid", "--n", "5", "--cols", "3", "--out", str(out)]) == 0
+    from livetalk.data.media import read_png
+
+    assert read_png(out).shape == (128, 192, 3)

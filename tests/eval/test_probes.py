@@ -62,6 +62,17 @@ def test_identity_swap_drops_score(clip):
     assert swapped < same - 0.2
 
 
+def test_identity_drift_detected(clip):
+    """Frames morph progressively into another identity → positive drift; ground truth ≈ no drift."""
+    p = plan_clip(900_123, ClipConfig(duration_s=4.0, motion="nod", identity_seed=900_125))
+    other = render_frames(p.identity, p.state, 64).astype(np.float64)
+    a = np.linspace(0, 1, len(other))[:, None, None, None]
+    morph = ((1 - a) * clip.frames + a * other).round().astype(np.uint8)
+    ref = as_sample(clip)
+    assert evaluate_clip(morph, ref).metrics["identity_drift"] > 0.2
+    assert abs(evaluate_clip(clip.frames, ref).metrics["identity_drift"]) < 0.05
+
+
 def test_black_frames_counted_in_eval(clip):
     f = clip.frames.copy()
     f[10:14] = 0

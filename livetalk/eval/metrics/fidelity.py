@@ -26,18 +26,19 @@ def psnr(gen: np.ndarray, ref: np.ndarray, cap_db: float = 60.0) -> np.ndarray:
 def _gauss(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(x ** 2) / (2 * sigma ** 2))
-    return g / g.sum()
+    return (g / g.sum()).float()
 
 
 def ssim(gen: np.ndarray, ref: np.ndarray, window: int = 11, sigma: float = 1.5) -> np.ndarray:
     """Per-frame SSIM (Wang et al. 2004; Gaussian window 11, σ 1.5, mean over RGB channels and valid
-    pixels; windows shrink for frames smaller than 11 px). Returns float64 [T] in [-1, 1]."""
+    pixels; windows shrink for frames smaller than 11 px). Computed in float32 on [0, 1] values.
+    Returns float64 [T] in [-1, 1]."""
     _check_pair(gen, ref)
     window = min(window, gen.shape[1], gen.shape[2])
     g = _gauss(window, sigma)
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    x = torch.from_numpy(gen.astype(np.float64)).permute(0, 3, 1, 2)
-    y = torch.from_numpy(ref.astype(np.float64)).permute(0, 3, 1, 2)
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    x = torch.from_numpy(np.ascontiguousarray(gen)).permute(0, 3, 1, 2).float() / 255.0
+    y = torch.from_numpy(np.ascontiguousarray(ref)).permute(0, 3, 1, 2).float() / 255.0
     kx = g.view(1, 1, 1, -1).repeat(3, 1, 1, 1)
     ky = g.view(1, 1, -1, 1).repeat(3, 1, 1, 1)
 
@@ -49,4 +50,4 @@ def ssim(gen: np.ndarray, ref: np.ndarray, window: int = 11, sigma: float = 1.5)
     syy = blur(y * y) - my * my
     sxy = blur(x * y) - mx * my
     s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
-    return s.mean(dim=(1, 2, 3)).numpy()
+    return s.double().mean(dim=(1, 2, 3)).numpy()

@@ -1,0 +1,92 @@
+"""Decode the evaluation latents written by scripts/tiny_distill.py and score every model with the eval suite.
+
+    python scripts/tiny_eval.py --run runs/tiny --reference /path/world_eval --out docs/results_tiny.json
+
+For each gen_<model>.pt: latents → tiny VAE decoder → <run>/videos/<model>/<clip id>.mp4 (with the clip's
+audio) → `livetalk.eval.evaluate_dirs` against the ground-truth renders. Also scores the ground truth itself
+passed through the VAE (the ceiling any latent model can reach). Writes one JSON with every summary plus NFE
+and seconds per clip from timing.json, and prints a markdown comparison table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from livetalk.data.dataset import TalkingHeadDataset
+from livetalk.data.media import write_video
+from livetalk.eval.evaluate import evaluate_dirs
+from livetalk.models.vae_tiny import load_tiny_vae
+
+COLUMNS = [("fd_frames", "FD frames ↓"), ("fd_clips", "FD clips ↓"), ("sync_corr", "lip corr ↑"),
+           ("sync_offset_abs_mean", "|offset| ↓"), ("identity_sim", "identity ↑"), ("text_accuracy", "text acc ↑"),
+           ("flicker", "flicker ↓"), ("black_rate", "black ↓"), ("psnr_drop", "collapse dB ↓"), ("psnr", "PSNR ↑"),
+           ("ssim", "SSIM ↑")]
+
+
+def to_frames(video: torch.Tensor) -> np.ndarray:
+    return ((video.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+@torch.no_grad()
+def decode_model(vae, gen_path: Path, ref: TalkingHeadDataset, out_dir: Path) -> None:
+    data = torch.load(gen_path, weights_only=False)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = {cid: i for i, cid in enumerate(ref.ids())}
+    for lat, wid in zip(data["latents"], data["ids"]):
+        cid = wid.split("#")[0]
+        frames = to_frames(vae.decode(lat[None].float())[0])
+        audio = ref[index[cid]].audio[: len(frames) * 1000]
+        write_video(out_dir / f"{cid}.mp4", frames, audio=audio)
+
+
+@torch.no_grad()
+def vae_ceiling(vae, ref: TalkingHeadDataset, ids: list[str], n_frames: int, out_dir: Path) -> None:
+    """Ground truth (first n_frames, reference image in frame 0 like the models) through encode → decode."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = {cid: i for i, cid in enumerate(ref.ids())}
+    for cid in ids:
+        s = ref[index[cid]]
+        frames = np.array(s.frames[:n_frames], copy=True)
+        video = torch.from_numpy(frames).float().div(127.5).sub(1).permute(0, 3, 1, 2)[None]
+        frames = to_frames(vae.decode(vae.encode(video))[0])
+        write_video(out_dir / f"{cid}.mp4", frames, audio=s.audio[: len(frames) * 1000])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", default="runs/tiny")
+    ap.add_argument("--reference", required=True)
+    ap.add_argument("--out", default="docs/results_tiny.json")
+    args = ap.parse_args()
+    run = Path(args.run)
+    vae = load_tiny_vae()
+    ref = TalkingHeadDataset(args.reference)
+    timing = json.loads((run / "timing.json").read_text())
+    results = {}
+    ids, n_frames = None, None
+    for gen in sorted(run.glob("gen_*.pt")):
+        name = gen.stem[4:]
+        decode_model(vae, gen, ref, run / "videos" / name)
+        results[name] = {**evaluate_dirs(run / "videos" / name, args.reference)["summary"], **timing.get(name, {})}
+        data = torch.load(gen, weights_only=False)
+        ids = ids or [w.split("#")[0] for w in data["ids"]]
+        n_frames = 4 * data["latents"].shape[1] - 3
+        print(json.dumps({name: results[name]}), flush=True)
+    vae_ceiling(vae, ref, ids, n_frames, run / "videos" / "vae-ceiling")
+    results["vae-ceiling"] = evaluate_dirs(run / "videos" / "vae-ceiling", args.reference)["summary"]
+    Path(args.out).write_text(json.dumps(results, indent=2))
+    header = "| model | NFE / clip | " + " | ".join(c for _, c in COLUMNS) + " |"
+    lines = [header, "|" + "---|" * (len(COLUMNS) + 2)]
+    for name, r in results.items():
+        cells = [f"{r[k]:.3g}" if isinstance(r.get(k), float) else "–" for k, _ in COLUMNS]
+        lines.append(f"| {name} | {r.get('nfe_per_clip', '–')} | " + " | ".join(cells) + " |")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Training entry points: latent statistics, and one-step smoke runs writing loadable checkpoints."""
+
+import pytest
+import torch
+
+from livetalk.models.vae import WanVAE
+from livetalk.models.vae_train import VAETrainConfig, latent_stats, train_vae
+from livetalk.models.vae_fast_train import FastDecoderTrainConfig, train_fast_decoder
+from livetalk.models.vae_tiny import load_tiny_fast_decoder, load_tiny_vae
+from livetalk.models.vae_toy_data import ToyFaceSource, make_source
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Conv3d on a shared 2-core box is far faster single-threaded (no OpenMP oversubscription)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+class _Fixed:
+    def __init__(self, x):
+        self.x = x
+
+    def sample(self, batch, frames, generator=None):
+        return self.x[:batch, :frames]
+
+
+@torch.no_grad()
+def test_latent_stats_are_per_channel():
+    torch.manual_seed(0)
+    vae = WanVAE.from_config({"base_dim": 8, "num_res_blocks": 1})
+    x = torch.rand(2, 5, 3, 16, 16) * 2 - 1
+    mean, std = latent_stats(vae, _Fixed(x), 2, 5, seed=0)
+    mu, _ = vae.encode_moments(x)  # [B, F, C, h, w]
+    torch.testing.assert_close(mean, mu.mean(dim=(0, 1, 3, 4)))
+    torch.testing.assert_close(std, mu.std(dim=(0, 1, 3, 4)))
+
+
+def test_toy_source_shapes_and_mixture():
+    g = torch.Generator().manual_seed(0)
+    x = ToyFaceSource(32).sample(3, 5, g)
+    assert x.shape == (3, 5, 3, 32, 32) and x.min() >= -1 and x.max() <= 1
+    assert make_source("toy*2+toy", 16).sample(2, 1, g).shape == (2, 1, 3, 16, 16)
+
+
+def test_train_smoke_runs_write_loadable_checkpoints(tmp_path):
+    vae_path = str(tmp_path / "vae.safetensors")
+    s = train_vae(VAETrainConfig(out=vae_path, max_steps=1, batch=1, frames=5, image_batch=2, stat_clips=1,
+                                 heldout_clips=1, size=64, crop=32, save_every_min=1e9), log=lambda *_: None)
+    assert s["steps"] == 1
+    vae = load_tiny_vae(vae_path)
+    assert vae.z_dim == 16
+    fd_path = str(tmp_path / "fd.safetensors")
+    s = train_fast_decoder(FastDecoderTrainConfig(vae=vae_path, out=fd_path, max_steps=1, clips=1, heldout=1,
+                                                  frames=5, batch=1, channels=(8, 8, 8, 8), blocks=1),
+                           log=lambda *_: None)
+    assert s["steps"] == 1 and "psnr_vs_vae_db" in s
+    assert load_tiny_fast_decoder(fd_path).config.channels == (8, 8, 8, 8)
