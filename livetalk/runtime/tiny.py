@@ -73,7 +73,12 @@ class AvatarPerformer:
         return PipelinedSession(session) if self.pipelined else session
 
 
-def tiny_performer(random_weights: bool = False, decoder: str = "fast", pipelined: bool = True, **cfg) -> AvatarPerformer:
-    models = build_tiny_models(random_weights=random_weights, decoder=decoder)
+def tiny_performer(random_weights: bool = False, decoder: str = "fast", pipelined: bool | None = None,
+                   device: str = "cpu", **cfg) -> AvatarPerformer:
+    """`pipelined=None`: denoise ∥ decode threads on CUDA only. On a 2-core CPU every op already uses both
+    cores, and the two threads measured slower than sequential (docs/benchmarks.md)."""
+    if pipelined is None:
+        pipelined = not str(device).startswith("cpu")
+    models = build_tiny_models(random_weights=random_weights, decoder=decoder, device=device)
     return AvatarPerformer(models, RuntimeConfig(**cfg), pipelined,
                            info={"model": "tiny", "random_weights": random_weights, "decoder": decoder})
