@@ -36,7 +36,7 @@ def local(args) -> None:
     n_pix = 4 * args.latent_frames - 3
     audio_enc = build_audio_encoder("tiny")
     text = build_text_encoder("tiny")
-    windows, feats, prompts = [], [], {v: [] for v in VARIANTS}
+    windows, feats = [], []
     for e in manifest(root):
         rate, wave = wavfile.read(root / e["audio"])
         wave = wave.astype(np.float32) / (32768.0 if wave.dtype == np.int16 else 1.0)
