@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from livetalk.distill.prepare import NEGATIVE_PROMPT, VARIANTS, _variant_conditions
+from livetalk.distill.prepare import NEGATIVE_PROMPT, VARIANTS, _variant_conditions, pack_latent_file
 
 
 def manifest(root: Path) -> list[dict]:
@@ -92,32 +92,23 @@ def encode(args) -> None:
         return vae.encode(x.permute(0, 3, 1, 2)[None])[0]
 
     lat, refs = [], {v: [] for v in VARIANTS}
-    cache: dict[str, tuple] = {}
-    video_cache: dict[str, np.ndarray] = {}
+    cache: dict[str, torch.Tensor] = {}
+    video: tuple[str, np.ndarray] | None = None
     for cid, p0 in meta["windows"]:
         i, e = entries[cid]
-        if cid not in video_cache:
-            video_cache.clear()
-            video_cache[cid] = read_mp4(root / e["video"])
+        if video is None or video[0] != cid:
+            video = (cid, read_mp4(root / e["video"]))
             image = np.asarray(Image.open(root / e["image"]).convert("RGB"))
-            cache.clear()
             for v in VARIANTS:
                 img, _ = _variant_conditions(image, e["prompt"], i, v, meta["degrade"], {})
-                cache[v] = enc(img[None])[0].half().cpu()
-        lat.append(enc(video_cache[cid][p0 : p0 + n_pix]).half().cpu())
+                cache[v] = enc(img[None])[0].cpu()
+        lat.append(enc(video[1][p0 : p0 + n_pix]).cpu())
         for v in VARIANTS:
             refs[v].append(cache[v])
     table = meta["text_table"]
-    out = {"latents": torch.stack(lat), "audio": meta["audio"], "ids": [f"{c}#{p}" for c, p in meta["windows"]],
-           "neg_context": table[NEGATIVE_PROMPT], "degrade": meta["degrade"], "variants": {}}
-    for v in VARIANTS:
-        prompts = sorted({meta["clip_prompts"][c][v] for c, _ in meta["windows"]})
-        index = {p: k for k, p in enumerate(prompts)}
-        out["variants"][v] = {
-            "ref": torch.stack(refs[v]),
-            "prompt_index": torch.tensor([index[meta["clip_prompts"][c][v]] for c, _ in meta["windows"]]),
-            "context_table": torch.stack([table[p] for p in prompts]), "prompts": prompts,
-        }
+    prompts = {v: [meta["clip_prompts"][c][v] for c, _ in meta["windows"]] for v in VARIANTS}
+    out = pack_latent_file(lat, meta["audio"], [f"{c}#{p}" for c, p in meta["windows"]], refs, prompts,
+                           lambda ps: torch.stack([table[p] for p in ps]).float(), meta["degrade"])
     torch.save(out, args.out)
     print(json.dumps({"windows": len(lat), "latents": list(out["latents"].shape)}))
 

@@ -42,6 +42,27 @@ def raw_reference(reference: np.ndarray, index: int, degrade: float) -> np.ndarr
 VARIANTS = ("clean", "raw", "curated")
 
 
+def pack_latent_file(latents: list[torch.Tensor], audio: torch.Tensor | list[torch.Tensor], ids: list[str],
+                     refs: dict[str, list[torch.Tensor]], prompts: dict[str, list[str]], text_states,
+                     degrade: float) -> dict:
+    """The latent file layout shared by `prepare_latents` and scripts/prep_split.py.
+
+    Per window: latents `[F, 16, h, w]`, audio windows `[F, 4, D]`, id; per variant and window: reference latent
+    `[16, h, w]` and prompt. `text_states(list of prompts) -> [P, L, D_text]` encodes each distinct prompt once.
+    """
+    out = {"latents": torch.stack(latents).half(),
+           "audio": (audio if isinstance(audio, torch.Tensor) else torch.stack(audio)).half(), "ids": ids,
+           "neg_context": text_states([NEGATIVE_PROMPT])[0].half(), "degrade": degrade, "variants": {}}
+    for v, window_prompts in prompts.items():
+        distinct = list(dict.fromkeys(window_prompts))
+        index = {p: k for k, p in enumerate(distinct)}
+        out["variants"][v] = {
+            "ref": torch.stack(refs[v]).half(), "prompt_index": torch.tensor([index[p] for p in window_prompts]),
+            "context_table": text_states(distinct).half(), "prompts": distinct,
+        }
+    return out
+
+
 def _variant_conditions(reference: np.ndarray, prompt: str, index: int, variant: str, degrade: float,
                         actions: dict[str, int]) -> tuple[np.ndarray, str]:
     """Reference image and prompt of a clip as the variant sees them (see the module docstring)."""
@@ -89,7 +110,8 @@ def prepare_latents(
     audio_enc = build_audio_encoder("tiny")
     n_pix = 4 * latent_frames - 3
     lat, aud, ids = [], [], []
-    per_variant = {v: {"ref": [], "prompt_index": [], "prompts": {}} for v in variants}
+    refs: dict[str, list] = {v: [] for v in variants}
+    prompts: dict[str, list] = {v: [] for v in variants}
     actions: dict[str, int] = {}
     n = len(ds) if max_clips is None else min(len(ds), max_clips)
     for i in tqdm(range(n), desc="prepare", disable=not progress):
@@ -97,34 +119,24 @@ def prepare_latents(
         starts = list(range(0, len(s.frames) - n_pix + 1, n_pix))[:windows_per_clip]
         if not starts:
             continue
-        refs = {}
+        conds = {}
         for v in variants:
             img, prompt = _variant_conditions(s.reference, s.prompt, i, v, degrade, actions)
-            refs[v] = (vae.encode(_to_video_tensor(img[None]))[0, 0], prompt)
+            conds[v] = (vae.encode(_to_video_tensor(img[None]))[0, 0], prompt)
         for w, p0 in enumerate(starts):
-            z = vae.encode(_to_video_tensor(s.frames[p0 : p0 + n_pix]))[0]  # [F, 16, h, w]
+            lat.append(vae.encode(_to_video_tensor(s.frames[p0 : p0 + n_pix]))[0])  # [F, 16, h, w]
             feats = audio_enc.encode(s.audio[p0 * 1000 : (p0 + n_pix) * 1000], num_frames=n_pix)[None]
-            lat.append(z.half())
-            aud.append(pack_audio_frames(feats)[0].half())
+            aud.append(pack_audio_frames(feats)[0])
             ids.append(f"{s.id}#{w}")
             for v in variants:
-                r, prompt = refs[v]
-                table = per_variant[v]["prompts"]
-                per_variant[v]["ref"].append(r.half())
-                per_variant[v]["prompt_index"].append(table.setdefault(prompt, len(table)))
+                refs[v].append(conds[v][0])
+                prompts[v].append(conds[v][1])
     if not lat:
         raise ValueError(f"no clip in {data_dir} is long enough for {latent_frames} latent frames ({n_pix} frames)")
-    out = {"latents": torch.stack(lat), "audio": torch.stack(aud), "ids": ids,
-           "neg_context": text.encode(NEGATIVE_PROMPT)[0].half(), "degrade": degrade, "variants": {}}
-    for v, d in per_variant.items():
-        prompts = list(d["prompts"])
-        out["variants"][v] = {
-            "ref": torch.stack(d["ref"]), "prompt_index": torch.tensor(d["prompt_index"]),
-            "context_table": text.encode(prompts).half(), "prompts": prompts,
-        }
+    out = pack_latent_file(lat, aud, ids, refs, prompts, text.encode, degrade)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(out, out_path.with_suffix(".tmp"))
     out_path.with_suffix(".tmp").replace(out_path)
     return {"windows": len(lat), "source_clips": n, "curation": actions, "path": str(out_path),
-            "distinct_prompts": {v: len(d["prompts"]) for v, d in per_variant.items()}}
+            "distinct_prompts": {v: len(d["prompts"]) for v, d in out["variants"].items()}}
