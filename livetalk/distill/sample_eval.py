@@ -67,13 +67,13 @@ def generate_clips(
         raise ValueError("num_frames must be 4·F − 3 (e.g. 33)")
     lat_frames = (num_frames + 3) // 4
     times, nfe = [], 0
+    models = AvatarModels(dit, vae, vae.stream_decoder, text, audio_enc)
     for i in tqdm(range(n), desc=f"generate {role}", disable=not progress):
         s = ds[i]
         prompt = motion_focused_prompt(s.prompt) if curated_prompts else s.prompt
         audio = s.audio[: num_frames * 1000]
         t0 = time.perf_counter()
         if role == "student":
-            models = AvatarModels(dit, vae, vae.stream_decoder, text, audio_enc)
             session = AvatarSession(models, s.reference, prompt, RuntimeConfig(seed=seed + i))
             session.push_audio(audio)
             chunks = []

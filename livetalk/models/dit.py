@@ -94,13 +94,18 @@ def _gated_add(x: torch.Tensor, y: torch.Tensor, gate: torch.Tensor, frames: int
 KERNELS = {"rms_norm": _rms_norm, "modulate": _modulate, "gated_add": _gated_add, "rope": apply_rope}
 
 
+def _allow_recompiles(limit: int = 64) -> None:
+    """Streaming meets a few shapes (growing cache, first block); let dynamo keep a graph for each."""
+    import torch._dynamo
+
+    torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, limit)
+
+
 def fuse_elementwise() -> None:
     """Replace the element-wise pieces (RMSNorm, modulation, gated residual, RoPE) by `torch.compile`d,
     fused kernels. Same math (fp32 inside); on CUDA this removes most of the launch and memory traffic of
     the fp32 up-casts. Process-wide: it changes how every WanDiT computes, not what."""
-    import torch._dynamo
-
-    torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+    _allow_recompiles()
     for name, fn in list(KERNELS.items()):
         if not hasattr(fn, "_torchdynamo_orig_callable"):
             KERNELS[name] = torch.compile(fn, dynamic=False)
@@ -144,9 +149,7 @@ def block_causal_plan(
             ranges = [(0, q1)]
         else:
             lo = max(sink_size, q1 - (local_attn_size - sink_size))
-            ranges = [(0, q1)] if lo <= sink_size else [(0, sink_size), (lo, q1)]
-            if sink_size == 0:
-                ranges = [(max(0, q1 - local_attn_size), q1)]
+            ranges = [(0, q1)] if lo <= sink_size else ([(0, sink_size)] if sink_size else []) + [(lo, q1)]
         plan.append((q0, q1, ranges))
     return plan
 
@@ -304,9 +307,7 @@ class WanDiT(nn.Module):
     def compile_blocks(self, mode: str | None = None) -> WanDiT:
         """Regional `torch.compile`: each transformer block is compiled; all blocks share one compiled graph
         (parameters are graph inputs), the KV-cache bookkeeping stays eager (a graph break)."""
-        import torch._dynamo
-
-        torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+        _allow_recompiles()
         for blk in self.blocks:
             blk.compile(mode=mode, dynamic=False)
         return self

@@ -54,12 +54,12 @@ def center_square(image: np.ndarray, size: int) -> np.ndarray:
     """RGB uint8 `[H, W, 3]` → centre-cropped square resized to `size`² (the published resize_pad = crop)."""
     from PIL import Image
 
+    from ..system.image_io import center_crop_square
+
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"reference image must be RGB uint8 [H, W, 3], got {image.dtype} {image.shape}")
-    h, w = image.shape[:2]
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    crop = image[top : top + s, left : left + s]
+    crop = center_crop_square(image)
+    s = crop.shape[0]
     return np.asarray(Image.fromarray(crop).resize((size, size), Image.BICUBIC if s > size else Image.LANCZOS))
 
 
@@ -127,7 +127,6 @@ class AvatarSession:
         self.prompt = prompt
         self._pending_prompt: str | None = None
         self.context = models.encode_prompt(prompt)
-        self.speaking = False
         self.block_index = 0
         self.closed = False
 
@@ -137,17 +136,15 @@ class AvatarSession:
         if not np.isfinite(samples).all():
             raise ValueError("audio contains NaN or infinite samples")
         self.speech = np.concatenate([self.speech, samples])
-        self.speaking = True
 
     def set_prompt(self, prompt: str) -> None:
         self._pending_prompt = prompt
 
     def end_of_speech(self) -> None:
-        self.speaking = False
+        """Nothing to do: once the pushed speech is consumed, blocks are conditioned on silence (idle)."""
 
     def interrupt(self) -> None:
         self.speech = np.zeros(0, np.float32)
-        self.speaking = False
 
     def close(self) -> None:
         self.closed = True
