@@ -61,6 +61,13 @@ def local(args) -> None:
 
 
 def read_mp4(path: Path) -> np.ndarray:
+    """Frames `[T, H, W, 3]` uint8: PyAV where installed, else OpenCV (the GPU machine had only OpenCV)."""
+    try:
+        from livetalk.data.media import read_video
+
+        return read_video(path)[0]
+    except ImportError:
+        pass
     import cv2
 
     cap = cv2.VideoCapture(str(path))
@@ -83,7 +90,8 @@ def encode(args) -> None:
 
     root = Path(args.data)
     meta = torch.load(args.meta, weights_only=False)
-    vae = load_tiny_vae(device=args.device)
+    torch.set_num_threads(args.threads)
+    vae = load_tiny_vae(args.vae, device=args.device)
     n_pix = 4 * meta["latent_frames"] - 3
     entries = {e["id"]: (i, e) for i, e in enumerate(manifest(root))}
 
@@ -127,6 +135,8 @@ def main() -> None:
     p.add_argument("--meta", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--vae", default=None, help="tiny VAE checkpoint (default: the shipped one)")
+    p.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     {"local": local, "encode": encode}[args.cmd](args)
 

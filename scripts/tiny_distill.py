@@ -6,12 +6,12 @@ plain Self-Forcing recipe and LiveTalk's recipe, then evaluation latents for eve
 
 Stages (configs: recipes in livetalk/distill/config.py; step counts × --scale):
   teacher            clean conditions, bidirectional flow matching with condition dropout
-  ode-converged      curated conditions, trained until the convergence criterion (LiveTalk)
+  ode-converged      curated conditions, 4× the steps of ode-short; the convergence criterion is logged (LiveTalk)
   ode-short          raw conditions, a quarter of the steps (plain baseline)
   dmd-self-forcing   raw conditions, ode-short init, 1× learning rates, CFG 4 (guidance 3)
   dmd-livetalk       curated conditions, ode-converged init, 2× learning rates, CFG 6 (guidance 5)
 Outputs under --out: each stage's folder (checkpoints, log.jsonl) and gen_<model>.pt (latents of the
-eval clips, fp16) plus timing.json (NFE and seconds per clip).
+eval clips, fp16, with NFE and seconds per clip); long_<model>.pt likewise for the long streams.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def stage(name, recipe, out, device, **kw):
 
 
 @torch.no_grad()
-def generate(models: dict, eval_spec: str, out: Path, device: str, teacher_steps: int, cfg_scale: float):
+def generate(models: dict, eval_spec: str, out: Path, device: str, teacher_steps: int, cfg_scale: float,
+             prefix: str = "gen_"):
+    """Latents of every eval clip for every model, with its NFE and seconds per clip → out/<prefix><model>.pt."""
     timing = {}
     for name, (path, role, variant) in models.items():
         data = LatentClips.load(f"{eval_spec}:{variant}")
@@ -64,9 +66,14 @@ def generate(models: dict, eval_spec: str, out: Path, device: str, teacher_steps
         f = data.latents.shape[1]
         nfe = teacher_nfe(teacher_steps, cfg_scale, cfg_scale) if role == "teacher" else 4 * -(-f // 3)
         timing[name] = {"nfe_per_clip": nfe, "seconds_per_clip_batched": secs, "role": role}
-        torch.save({"latents": torch.cat(outs), "ids": data.ids}, out / f"gen_{name}.pt")
-    (out / "timing.json").write_text(json.dumps(timing, indent=2))
+        torch.save({"latents": torch.cat(outs), "ids": data.ids, "timing": timing[name]}, out / f"{prefix}{name}.pt")
     print(json.dumps({"generated": timing}), flush=True)
+
+
+EXPORTS = {"teacher": "teacher/teacher.safetensors", "ode-converged": "ode-converged/student_ode.safetensors",
+           "ode-short": "ode-short/student_ode.safetensors", "dmd-self-forcing": "dmd-self-forcing/student.safetensors",
+           "dmd-livetalk": "dmd-livetalk/student.safetensors"}
+ORDER = ["teacher", "ode-converged", "ode-short", "dmd-self-forcing", "dmd-livetalk", "generate", "generate-long"]
 
 
 def main() -> None:
@@ -77,31 +84,59 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every stage's step count")
     ap.add_argument("--preset", default="tiny")
-    ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--only", nargs="*", default=None, choices=ORDER,
+                    help="run only these stages (the others' checkpoints must exist under --out); separate processes "
+                         "can then run independent stages side by side (ode-converged ‖ ode-short, then the two DMDs)")
+    ap.add_argument("--teacher-init", default="", help="continue the teacher from this checkpoint")
+    ap.add_argument("--teacher-lr", type=float, default=3e-4)
+    ap.add_argument("--teacher-batch", type=int, default=32)
+    ap.add_argument("--ode-batch", type=int, default=32)
+    ap.add_argument("--ode-pairs-clips", type=int, default=0, help="teacher trajectories for this many clips (0 = all)")
+    ap.add_argument("--ode-teacher-steps", type=int, default=32)
+    ap.add_argument("--dmd-batch", type=int, default=16)
+    ap.add_argument("--dmd-steps", type=int, default=160)
+    ap.add_argument("--models", nargs="*", default=None, help="generate / generate-long: only these models")
+    ap.add_argument("--eval-long", default="", help="latent file of long eval clips: the students stream them "
+                    "(KV cache with sinks and a rolling window) → out/long_<model>.pt")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    run = set(args.only or ORDER)
     s = lambda n: max(2, int(n * args.scale))
     common = dict(preset=args.preset, log_every=50)
-    teacher = stage("teacher", "teacher", out, args.device, data=f"{args.data}:clean", eval_data=f"{args.eval}:clean",
-                    steps=s(1200), batch_size=32, lr=3e-4, eval_every=s(300), save_every=s(600), **common)
-    ode_c = stage("ode-converged", "ode", out, args.device, data=f"{args.data}:curated", eval_data=f"{args.eval}:curated",
-                  teacher=teacher, teacher_steps=32, teacher_text_scale=3.0, teacher_audio_scale=3.0,
-                  ode_pairs=out / "ode_pairs_curated.pt", steps=s(600), batch_size=32, lr=2e-4, eval_every=s(75),
-                  save_every=s(300), **common)
-    ode_s = stage("ode-short", "ode", out, args.device, data=f"{args.data}:raw", eval_data=f"{args.eval}:clean",
-                  teacher=teacher, teacher_steps=32, teacher_text_scale=3.0, teacher_audio_scale=3.0,
-                  ode_pairs=out / "ode_pairs_raw.pt", steps=s(150), batch_size=32, lr=2e-4, eval_every=s(75),
-                  save_every=s(150), **common)
-    dmd_kw = dict(teacher=teacher, steps=s(160), batch_size=16, save_every=s(80), ema_start=s(40), ema_decay=0.9,
-                  **common)
-    sf = stage("dmd-self-forcing", "dmd-self-forcing", out, args.device, data=f"{args.data}:raw", init=ode_s,
-               lr=5e-5, critic_lr=1e-5, **dmd_kw)
-    lt = stage("dmd-livetalk", "dmd-livetalk", out, args.device, data=f"{args.data}:curated", init=ode_c,
-               lr=1e-4, critic_lr=2e-5, **dmd_kw)
-    generate({"teacher": (teacher, "teacher", "clean"), "ode-converged": (ode_c, "student", "curated"),
-              "ode-short": (ode_s, "student", "clean"), "dmd-self-forcing": (sf, "student", "clean"),
-              "dmd-livetalk": (lt, "student", "curated")}, args.eval, out, args.device, teacher_steps=48, cfg_scale=3.0)
+    path = {k: out / v for k, v in EXPORTS.items()}
+    if "teacher" in run:
+        stage("teacher", "teacher", out, args.device, data=f"{args.data}:clean", eval_data=f"{args.eval}:clean",
+              init=args.teacher_init, steps=s(1200), batch_size=args.teacher_batch, lr=args.teacher_lr,
+              eval_every=s(300), save_every=s(100), **common)
+    ode_kw = dict(teacher=path["teacher"], teacher_steps=args.ode_teacher_steps, teacher_text_scale=3.0,
+                  teacher_audio_scale=3.0, ode_pairs_clips=args.ode_pairs_clips, batch_size=args.ode_batch, lr=2e-4,
+                  eval_every=s(75), **common)
+    if "ode-converged" in run:
+        stage("ode-converged", "ode", out, args.device, data=f"{args.data}:curated", eval_data=f"{args.eval}:curated",
+              ode_pairs=out / "ode_pairs_curated.pt", steps=s(600), save_every=s(75), **ode_kw)
+    if "ode-short" in run:
+        stage("ode-short", "ode", out, args.device, data=f"{args.data}:raw", eval_data=f"{args.eval}:clean",
+              ode_pairs=out / "ode_pairs_raw.pt", steps=s(150), save_every=s(75), **ode_kw)
+    dmd_kw = dict(teacher=path["teacher"], steps=s(args.dmd_steps), batch_size=args.dmd_batch,
+                  save_every=max(2, s(args.dmd_steps) // 4), ema_start=s(args.dmd_steps) // 4, ema_decay=0.9, **common)
+    if "dmd-self-forcing" in run:
+        stage("dmd-self-forcing", "dmd-self-forcing", out, args.device, data=f"{args.data}:raw",
+              init=path["ode-short"], lr=5e-5, critic_lr=1e-5, **dmd_kw)
+    if "dmd-livetalk" in run:
+        stage("dmd-livetalk", "dmd-livetalk", out, args.device, data=f"{args.data}:curated",
+              init=path["ode-converged"], lr=1e-4, critic_lr=2e-5, **dmd_kw)
+    models = {"teacher": (path["teacher"], "teacher", "clean"),
+              "ode-converged": (path["ode-converged"], "student", "curated"),
+              "ode-short": (path["ode-short"], "student", "clean"),
+              "dmd-self-forcing": (path["dmd-self-forcing"], "student", "clean"),
+              "dmd-livetalk": (path["dmd-livetalk"], "student", "curated")}
+    pick = lambda names: {k: models[k] for k in names if args.models is None or k in args.models}
+    if "generate" in run:
+        generate(pick(models), args.eval, out, args.device, teacher_steps=48, cfg_scale=3.0)
+    if "generate-long" in run and args.eval_long:  # students only: the bidirectional teacher has no streaming mode
+        generate(pick([k for k in models if k != "teacher"]), args.eval_long, out, args.device, teacher_steps=48,
+                 cfg_scale=3.0, prefix="long_")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 For each gen_<model>.pt: latents → tiny VAE decoder → <run>/videos/<model>/<clip id>.mp4 (with the clip's
 audio) → `livetalk.eval.evaluate_dirs` against the ground-truth renders. Also scores the ground truth itself
 passed through the VAE (the ceiling any latent model can reach). Writes one JSON with every summary plus NFE
-and seconds per clip from timing.json, and prints a markdown comparison table.
+and seconds per clip stored with the latents, and prints a markdown comparison table.
 """
 
 from __future__ import annotations
@@ -62,23 +62,36 @@ def main() -> None:
     ap.add_argument("--run", default="runs/tiny")
     ap.add_argument("--reference", required=True)
     ap.add_argument("--out", default="docs/results_tiny.json")
+    ap.add_argument("--prefix", default="gen_", help="gen_ (eval windows) or long_ (long streams)")
+    ap.add_argument("--models", nargs="*", default=None,
+                    help="score only these (and merge into an existing --out file); 'vae-ceiling' for the ceiling")
+    ap.add_argument("--vae", default=None, help="tiny VAE checkpoint (default: the shipped one)")
     args = ap.parse_args()
     run = Path(args.run)
-    vae = load_tiny_vae()
+    vae = load_tiny_vae(args.vae)
     ref = TalkingHeadDataset(args.reference)
-    timing = json.loads((run / "timing.json").read_text())
-    results = {}
+    # older runs wrote the timings to one JSON file instead of into each latent file
+    timing_files = [run / f"{args.prefix}timing.json"] + ([run / "timing.json"] if args.prefix == "gen_" else [])
+    timing = {k: v for f in timing_files if f.exists() for k, v in json.loads(f.read_text()).items()}
+    results = json.loads(Path(args.out).read_text()) if args.models is not None and Path(args.out).exists() else {}
     ids, n_frames = None, None
-    for gen in sorted(run.glob("gen_*.pt")):
-        name = gen.stem[4:]
-        decode_model(vae, gen, ref, run / "videos" / name)
-        results[name] = {**evaluate_dirs(run / "videos" / name, args.reference)["summary"], **timing.get(name, {})}
+    videos = run / f"videos_{args.prefix.rstrip('_')}"
+    for gen in sorted(run.glob(f"{args.prefix}*.pt")):
+        name = gen.stem[len(args.prefix):]
+        if args.models is not None and name not in args.models:
+            continue
+        decode_model(vae, gen, ref, videos / name)
         data = torch.load(gen, weights_only=False)
+        results[name] = {**evaluate_dirs(videos / name, args.reference)["summary"], **data.get("timing", timing.get(name, {}))}
         ids = ids or [w.split("#")[0] for w in data["ids"]]
         n_frames = 4 * data["latents"].shape[1] - 3
         print(json.dumps({name: results[name]}), flush=True)
-    vae_ceiling(vae, ref, ids, n_frames, run / "videos" / "vae-ceiling")
-    results["vae-ceiling"] = evaluate_dirs(run / "videos" / "vae-ceiling", args.reference)["summary"]
+    if args.models is None or "vae-ceiling" in args.models:
+        if ids is None:  # ids and length from any latent file of the run
+            data = torch.load(next(iter(sorted(run.glob(f"{args.prefix}*.pt")))), weights_only=False)
+            ids, n_frames = [w.split("#")[0] for w in data["ids"]], 4 * data["latents"].shape[1] - 3
+        vae_ceiling(vae, ref, ids, n_frames, videos / "vae-ceiling")
+        results["vae-ceiling"] = evaluate_dirs(videos / "vae-ceiling", args.reference)["summary"]
     Path(args.out).write_text(json.dumps(results, indent=2))
     header = "| model | NFE / clip | " + " | ".join(c for _, c in COLUMNS) + " |"
     lines = [header, "|" + "---|" * (len(COLUMNS) + 2)]

@@ -1,7 +1,8 @@
 """Typed training configuration for the three distillation stages, with the two DMD recipes.
 
 YAML files hold `{recipe: NAME, key: value, ...}`; `recipe` picks a preset below and the remaining keys
-override it; `--set key=value` on the command line overrides both.
+override it; `--set key=value` on the command line overrides both. The nested `parallel` section is written
+`parallel: {strategy: fsdp}` or `parallel.strategy: fsdp` in YAML and `parallel.strategy=fsdp` on the command line.
 
 Learning rates: the published recipes (spec §4.3) are for 1.3B models at batch 64 (LiveTalk generator 4e-6,
 critic 8e-7; plain Self Forcing half of that). The tiny models train from scratch-sized weights at small
@@ -11,10 +12,26 @@ batch, so the tiny recipes scale both by the same factor and keep the published 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..models.config import apply_overrides
+
+
+@dataclass(frozen=True)
+class ParallelConfig:
+    """How ranks share the work under torchrun (ignored in a single process); see `parallel.py`."""
+
+    strategy: str = "allreduce"  # allreduce (whole models, gradients all-reduced) | fsdp (FSDP2 sharding)
+    mixed_precision: str = "fp32"  # fsdp on CUDA only: bf16 = bf16 compute / all-gather, fp32 weights and reduce
+
+    def __post_init__(self) -> None:
+        if self.strategy not in ("allreduce", "fsdp"):
+            raise ValueError(f"parallel.strategy must be allreduce or fsdp, got {self.strategy!r}")
+        if self.mixed_precision not in ("fp32", "bf16"):
+            raise ValueError(f"parallel.mixed_precision must be fp32 or bf16, got {self.mixed_precision!r}")
+        if self.mixed_precision == "bf16" and self.strategy != "fsdp":
+            raise ValueError("parallel.mixed_precision=bf16 needs parallel.strategy=fsdp (or use dtype=bf16)")
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 10.0
     grad_checkpointing: bool = False
+    # micro-batches per step and rank, each with its own random stream: k on N ranks reproduce N·k ranks
+    grad_accum: int = 1
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
     # bookkeeping
     save_every: int = 50
     eval_every: int = 0
@@ -55,6 +75,7 @@ class TrainConfig:
     teacher_text_scale: float = 4.5
     teacher_audio_scale: float = 4.5
     ode_pairs: str = ""  # file of teacher trajectories (generated on first use)
+    ode_pairs_clips: int = 0  # teacher trajectories for this many training clips, spread evenly (0 = all clips)
     converge_window: int = 3
     converge_tol: float = 0.01
     # DMD (stage 2)
@@ -73,6 +94,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.stage not in ("teacher", "ode", "dmd"):
             raise ValueError(f"stage must be teacher, ode or dmd, got {self.stage!r}")
+        if self.grad_accum < 1:
+            raise ValueError(f"grad_accum must be >= 1, got {self.grad_accum}")
+        if self.parallel.mixed_precision == "bf16" and (self.dtype != "fp32" or not self.device.startswith("cuda")):
+            raise ValueError("parallel.mixed_precision=bf16 needs device=cuda and dtype=fp32 (the master weights)")
 
 
 # Tiny-scale learning rates keep the published ratios (critic = generator / 5; LiveTalk = 2 × plain).
@@ -105,12 +130,25 @@ def load_train_config(path: str | Path | None = None, overrides: list[str] | Non
     cfg = RECIPES[recipe]
     if "audio_guidance" in data and data["audio_guidance"] is not None:
         cfg = dataclasses.replace(cfg, audio_guidance=float(data.pop("audio_guidance")))
-    cfg = apply_overrides(cfg, data)
+    cfg = _apply(cfg, data)
     if overrides:
-        cfg = apply_overrides(cfg, overrides)
+        cfg = _apply(cfg, overrides)
     if stage and cfg.stage != stage:
         raise ValueError(f"config is for stage {cfg.stage!r}, command asked for {stage!r}")
     return cfg
 
 
-__all__ = ["TrainConfig", "RECIPES", "load_train_config"]
+def _apply(cfg: TrainConfig, overrides: dict | list[str]) -> TrainConfig:
+    """`apply_overrides`, with `parallel.KEY` entries (and a `parallel: {...}` mapping) going to the section."""
+    if isinstance(overrides, list):
+        nested = [item.split(".", 1)[1] for item in overrides if item.startswith("parallel.")]
+        flat = [item for item in overrides if not item.startswith("parallel.")]
+    else:
+        flat = dict(overrides)
+        nested = dict(flat.pop("parallel", None) or {})
+        nested.update({k.split(".", 1)[1]: flat.pop(k) for k in list(flat) if k.startswith("parallel.")})
+    cfg = apply_overrides(cfg, flat)
+    return dataclasses.replace(cfg, parallel=apply_overrides(cfg.parallel, nested)) if nested else cfg
+
+
+__all__ = ["TrainConfig", "ParallelConfig", "RECIPES", "load_train_config"]

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from ..diffusion.schedule import NUM_TRAIN_TIMESTEPS, FlowMatchSchedule, shift_timestep
 from ..models.dit import WanDiT
 from .batch import TrainBatch, with_reference
+from . import parallel
 from .ode import STUDENT_TIMESTEPS
 from .teacher import predict_velocity
 
@@ -46,7 +47,8 @@ def self_forcing_rollout(
     """
     b, f, c, h, w = batch.latents.shape
     dev, dtype = batch.latents.device, student.dtype
-    cache = student.new_cache(b, (h, w), sink_size=0, local_attn_size=-1, max_frames=f)
+    cache = student.new_cache(b, (h, w), sink_size=0, local_attn_size=-1, max_frames=f,
+                              dtype=parallel.compute_dtype(student))  # bf16 under FSDP mixed precision
     outputs = []
     for s in range(0, f, block):
         e = min(s + block, f)

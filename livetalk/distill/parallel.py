@@ -1,17 +1,40 @@
-"""Data parallelism for the trainers: `torchrun` environment → process group, gradient averaging.
+"""Data parallelism for the trainers under torchrun: process group, `parallel.strategy`, full-state checkpoints.
 
-Gradients are averaged with an explicit all-reduce after backward instead of wrapping models in DDP: the
-Self-Forcing rollout calls the generator many times per backward (one exit step per block), which DDP's
-one-forward-per-backward reducer does not support. For the tiny preset this is as fast as DDP; sharding the
-1.3B / 14B models with FSDP is not implemented yet (see docs/distillation.md).
+Strategies (`TrainConfig.parallel.strategy`; a single process trains plainly under either):
+
+* `allreduce` (default, right for the tiny preset): every rank holds whole models; after backward every
+  gradient is all-reduced (mean). Not DDP: the Self-Forcing rollout calls the generator once per block, plus
+  no-grad denoising and cache passes, before one backward, which DDP's one-forward-per-backward reducer rejects.
+* `fsdp`: FSDP2 `fully_shard` shards every DiT a stage holds (generator, critic, frozen real score, EMA copy)
+  with one layout: a unit per block's cross-attention (the model computes every block's text k/v before the
+  first block runs, so `context_kv` is registered as a forward method), a unit per transformer block, then the
+  root (patch / text / time / audio embeddings, head). A unit's parameters are all-gathered for each forward
+  and freed after it; gradients are reduce-scattered (averaged) in backward. FSDP2 accumulates the gradient of
+  a unit that runs several times before one backward and re-gathers it for the recomputation of non-reentrant
+  gradient checkpointing, so the rollout and `grad_checkpointing` work unchanged (tests compare one step with
+  a single process). The EMA copy is sharded like the generator, so its update is local to each rank.
+  `mixed_precision: bf16` (CUDA only): bf16 compute and all-gathers, fp32 master weights, optimizer state and
+  gradient reduction (`MixedPrecisionPolicy`); the rollout's KV cache follows `compute_dtype`.
+
+Checkpoints keep the single-process format whatever the strategy: `model_state` / `optim_state` gather full
+CPU tensors to rank 0 (optimizer state keyed by parameter index, as `Optimizer.state_dict()`), and
+`load_model_state` / `load_optim_state` shard a full state again, so a run resumes under either strategy.
+
+Limitation: every rank builds (or loads) each model whole on its device before sharding it — fine for 1.3B
+(~6 GB per fp32 copy), not for the 14B teacher (would need meta-device init and sharded loading).
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import warnings
 
 import torch
 import torch.distributed as dist
+from torch import nn
+
+STRATEGIES = ("allreduce", "fsdp")
 
 
 def init_from_env(device: str) -> tuple[int, int]:
@@ -37,24 +60,6 @@ def is_main() -> bool:
     return rank() == 0
 
 
-def average_gradients(model: torch.nn.Module) -> None:
-    """All-reduce (mean) every gradient across ranks; no-op in a single process."""
-    if world_size() == 1:
-        return
-    for p in model.parameters():
-        if p.grad is not None:
-            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
-            p.grad.div_(world_size())
-
-
-def broadcast_parameters(model: torch.nn.Module) -> None:
-    """Make every rank start from rank 0's weights."""
-    if world_size() == 1:
-        return
-    for t in list(model.parameters()) + list(model.buffers()):
-        dist.broadcast(t.data, src=0)
-
-
 def barrier() -> None:
     if world_size() > 1:
         dist.barrier()
@@ -63,3 +68,149 @@ def barrier() -> None:
 def shutdown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+# ------------------------------------------------------------------------------------------ models
+def is_sharded(model: nn.Module) -> bool:
+    from torch.distributed.fsdp import FSDPModule
+
+    return isinstance(model, FSDPModule)
+
+
+def broadcast_parameters(model: nn.Module) -> None:
+    """Make every rank start from rank 0's weights (whole models only)."""
+    if world_size() == 1:
+        return
+    for t in list(model.parameters()) + list(model.buffers()):
+        dist.broadcast(t.data, src=0)
+
+
+@functools.lru_cache(maxsize=None)
+def _mesh(device_type: str):
+    from torch.distributed.device_mesh import init_device_mesh
+
+    return init_device_mesh(device_type, (world_size(),))
+
+
+def prepare(model: nn.Module, strategy: str = "allreduce", mixed_precision: str = "fp32",
+            device: str = "cpu") -> nn.Module:
+    """Broadcast rank 0's weights, then shard under `fsdp` (several processes only); returns `model`.
+
+    Call before building the model's optimizer: sharding replaces the parameters by DTensor shards.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"parallel.strategy must be one of {STRATEGIES}, got {strategy!r}")
+    broadcast_parameters(model)
+    if strategy == "fsdp" and world_size() > 1:
+        shard_dit(model, mixed_precision, device)
+    return model
+
+
+def shard_dit(model: nn.Module, mixed_precision: str = "fp32", device: str = "cpu") -> nn.Module:
+    """FSDP2 over all ranks: each block's cross-attention, each block, then the root (a `WanDiT`)."""
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard, register_fsdp_forward_method
+
+    kw = {"mesh": _mesh("cuda" if device.startswith("cuda") else "cpu")}
+    if mixed_precision == "bf16":
+        if not device.startswith("cuda"):
+            raise ValueError("parallel.mixed_precision=bf16 needs CUDA; on CPU FSDP trains in fp32")
+        # inputs are cast by the model itself: per-frame modulation e0 and timesteps stay fp32 as without FSDP
+        kw["mp_policy"] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32,
+                                               cast_forward_inputs=False)
+        model.compute_dtype = torch.bfloat16
+    elif mixed_precision != "fp32":
+        raise ValueError(f"parallel.mixed_precision must be fp32 or bf16, got {mixed_precision!r}")
+    # Block and cross-attention outputs are views (flatten / transpose) read only by WanDiT.forward, which never
+    # writes them in place, so FSDP2's warning about in-place ops on returned views does not apply.
+    warnings.filterwarnings("ignore", r"FSDP2-wrapped module \((FSDPDiTBlock|FSDPCrossAttention)\) returned a view")
+    for blk in model.blocks:
+        fully_shard(blk.cross_attn, **kw)
+        register_fsdp_forward_method(blk.cross_attn, "context_kv")  # called by `embed_text`, outside forward
+        fully_shard(blk, **kw)
+    fully_shard(model, **kw)
+    return model
+
+
+def compute_dtype(model: nn.Module) -> torch.dtype:
+    """dtype a model's forward computes in: bf16 under FSDP mixed precision, else its parameters' dtype."""
+    return getattr(model, "compute_dtype", None) or next(model.parameters()).dtype
+
+
+def average_gradients(model: nn.Module) -> None:
+    """All-reduce (mean) every gradient across ranks; no-op in a single process or when FSDP already did."""
+    if world_size() == 1 or is_sharded(model):
+        return
+    for p in model.parameters():
+        if p.grad is not None:
+            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+            p.grad.div_(world_size())
+
+
+def clip_grad_norm(model: nn.Module, max_norm: float) -> float:
+    """Clip the (averaged) gradient's global L2 norm to `max_norm`; returns the norm before clipping."""
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    return float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
+
+
+# -------------------------------------------------------------------------------------- checkpoints
+def _full_options(**kw):
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+
+    return StateDictOptions(full_state_dict=True, **kw)
+
+
+def model_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The whole `state_dict()`; for a sharded model gathered to CPU on rank 0 ({} elsewhere), collective."""
+    if not is_sharded(model):
+        return model.state_dict()
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict
+
+    return get_model_state_dict(model, options=_full_options(cpu_offload=True))
+
+
+def load_model_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Load a whole state dict (every rank passes it); a sharded model keeps its own shard of each tensor."""
+    if not is_sharded(model):
+        model.load_state_dict(state)
+        return
+    from torch.distributed.checkpoint.state_dict import set_model_state_dict
+
+    set_model_state_dict(model, state, options=_full_options())
+
+
+def optim_state(model: nn.Module, opt: torch.optim.Optimizer) -> dict:
+    """`opt.state_dict()` of an optimizer over `model.parameters()`; for a sharded model gathered to rank 0
+    (CPU, {} elsewhere) and re-keyed from parameter names to indices, so the format does not depend on FSDP."""
+    if not is_sharded(model):
+        return opt.state_dict()
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+
+    state = get_optimizer_state_dict(model, opt, options=_full_options(cpu_offload=True))
+    if not state:
+        return {}
+    index = {name: i for i, (name, _) in enumerate(model.named_parameters())}
+    return {
+        "state": {index[k]: v for k, v in state["state"].items()},
+        "param_groups": [{**g, "params": [index[k] for k in g["params"]]} for g in state["param_groups"]],
+    }
+
+
+def load_optim_state(model: nn.Module, opt: torch.optim.Optimizer, state: dict) -> None:
+    """Inverse of `optim_state` (every rank passes the whole state)."""
+    if not is_sharded(model):
+        opt.load_state_dict(state)
+        return
+    from torch.distributed.checkpoint.state_dict import set_optimizer_state_dict
+
+    names = [name for name, _ in model.named_parameters()]
+    by_name = {
+        "state": {names[i]: v for i, v in state["state"].items()},
+        "param_groups": [{**g, "params": [names[i] for i in g["params"]]} for g in state["param_groups"]],
+    }
+    # Parameters that never had a gradient (e.g. the generator's text embedding: the rollout caches its k/v
+    # detached) have no Adam state. The loader fills every state with a zero-gradient step first; drop those
+    # entries again so that such a parameter starts at step 0 if it ever gets a gradient, as in one process.
+    set_optimizer_state_dict(model, opt, by_name, options=_full_options(strict=False))
+    for i, p in enumerate(model.parameters()):
+        if i not in state["state"]:
+            opt.state.pop(p, None)

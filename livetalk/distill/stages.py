@@ -1,13 +1,17 @@
 """The three training stages as objects the trainer drives: teacher, ODE regression, DMD.
 
-Each stage owns its models and optimizers and implements `train_step(step, generator) -> logs`,
-`evaluate(generator) -> logs`, `state_dict()` / `load_state_dict()` (everything needed to resume) and
-`export(out_dir)` (the safetensors checkpoints it produces).
+Each stage owns its models and optimizers and implements `train_step(step, generators) -> logs` (a generator,
+or one per micro-batch: the gradient is their mean, so k micro-batches in one process step exactly like k
+data-parallel ranks), `evaluate(generator) -> logs`, `state_dict()` / `load_state_dict()` (everything needed to
+resume, in the single-process format under any `parallel.strategy`) and `export(out_dir)` (the safetensors
+checkpoints it produces). Under `fsdp` every rank runs all of these: gathering a sharded model is collective;
+rank 0 writes.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -36,16 +40,43 @@ def _model(cfg: TrainConfig, path: str, trainable: bool) -> WanDiT:
     return model.requires_grad_(trainable)
 
 
+def _shared(cfg: TrainConfig, model: WanDiT) -> WanDiT:
+    """Rank 0's weights on every rank, sharded under `parallel.strategy=fsdp` (before building optimizers)."""
+    return parallel.prepare(model, cfg.parallel.strategy, cfg.parallel.mixed_precision, cfg.device)
+
+
 def _adamw(model: WanDiT, lr: float, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(model.parameters(), lr=lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
 
 
 def _clip_and_step(model: WanDiT, opt: torch.optim.Optimizer, clip: float) -> float:
     parallel.average_gradients(model)
-    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    norm = parallel.clip_grad_norm(model, clip)
     opt.step()
     opt.zero_grad(set_to_none=True)
-    return float(norm)
+    return norm
+
+
+def _micro_batches(gens: torch.Generator | list[torch.Generator]) -> list[torch.Generator]:
+    """One random stream per micro-batch (a single generator is one micro-batch)."""
+    return [gens] if isinstance(gens, torch.Generator) else list(gens)
+
+
+def _backward_mean(losses: Iterable[torch.Tensor], n: int) -> float:
+    """Backward each of `n` micro-batch losses scaled by 1/n as it is produced (pass a generator: one graph
+    alive at a time), so the gradient is their mean; returns the mean loss."""
+    total = 0.0
+    for loss in losses:
+        (loss / n).backward()
+        total += loss.item() / n
+    return total
+
+
+def _export(model: WanDiT, path: Path, meta: dict[str, str]) -> Path:
+    state = parallel.model_state(model)  # collective when sharded
+    if parallel.is_main():
+        save_dit(model, path, meta, state_dict=state)
+    return path
 
 
 def _data(cfg: TrainConfig, path: str, seed_offset: int) -> LatentClips:
@@ -68,21 +99,23 @@ class Stage:
     def modules(self) -> dict[str, torch.nn.Module]:
         raise NotImplementedError
 
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+    def optimizers(self) -> dict[str, tuple[torch.nn.Module, torch.optim.Optimizer]]:
+        """Each optimizer with the model whose parameters it updates."""
         raise NotImplementedError
 
     def state_dict(self) -> dict:
+        """Whole tensors on rank 0 (collective under fsdp; other ranks get empty entries)."""
         return {
-            "models": {k: m.state_dict() for k, m in self.modules().items()},
-            "optimizers": {k: o.state_dict() for k, o in self.optimizers().items()},
+            "models": {k: parallel.model_state(m) for k, m in self.modules().items()},
+            "optimizers": {k: parallel.optim_state(m, o) for k, (m, o) in self.optimizers().items()},
             "history": self.history,
         }
 
     def load_state_dict(self, state: dict) -> None:
         for k, m in self.modules().items():
-            m.load_state_dict(state["models"][k])
-        for k, o in self.optimizers().items():
-            o.load_state_dict(state["optimizers"][k])
+            parallel.load_model_state(m, state["models"][k])
+        for k, (m, o) in self.optimizers().items():
+            parallel.load_optim_state(m, o, state["optimizers"][k])
         self.history = list(state.get("history", []))
 
     def batch(self, generator: torch.Generator, data: LatentClips | None = None):
@@ -97,20 +130,22 @@ class TeacherStage(Stage):
 
     def __init__(self, cfg: TrainConfig):
         super().__init__(cfg)
-        self.model = _model(cfg, cfg.init, trainable=True)
+        self.model = _shared(cfg, _model(cfg, cfg.init, trainable=True))
         self.opt = _adamw(self.model, cfg.lr, cfg)
 
     def modules(self):
         return {"model": self.model}
 
     def optimizers(self):
-        return {"opt": self.opt}
+        return {"opt": (self.model, self.opt)}
 
-    def train_step(self, step: int, g: torch.Generator) -> dict:
-        loss = teacher_loss(self.model, self.batch(g), self.schedule, shift=self.cfg.shift,
-                            p_drop_text=self.cfg.p_drop_text, p_drop_audio=self.cfg.p_drop_audio, generator=g)
-        loss.backward()
-        return {"loss": loss.item(), "grad_norm": _clip_and_step(self.model, self.opt, self.cfg.grad_clip)}
+    def train_step(self, step: int, gens: torch.Generator | list[torch.Generator]) -> dict:
+        gens = _micro_batches(gens)
+        cfg = self.cfg
+        loss = _backward_mean((teacher_loss(self.model, self.batch(g), self.schedule, shift=cfg.shift,
+                                            p_drop_text=cfg.p_drop_text, p_drop_audio=cfg.p_drop_audio, generator=g)
+                               for g in gens), len(gens))
+        return {"loss": loss, "grad_norm": _clip_and_step(self.model, self.opt, cfg.grad_clip)}
 
     @torch.no_grad()
     def evaluate(self, g: torch.Generator) -> dict:
@@ -123,7 +158,7 @@ class TeacherStage(Stage):
         return {"eval_loss": sum(losses) / len(losses)}
 
     def export(self, out_dir: Path) -> list[Path]:
-        return [save_dit(self.model, out_dir / "teacher.safetensors", {"stage": "teacher"})]
+        return [_export(self.model, out_dir / "teacher.safetensors", {"stage": "teacher"})]
 
 
 class ODEStage(Stage):
@@ -135,26 +170,30 @@ class ODEStage(Stage):
         super().__init__(cfg)
         if not cfg.teacher:
             raise ValueError("the ode stage needs `teacher` (a teacher checkpoint)")
-        self.student = _model(cfg, cfg.init or cfg.teacher, trainable=True)
+        self.student = _shared(cfg, _model(cfg, cfg.init or cfg.teacher, trainable=True))
         self.opt = _adamw(self.student, cfg.lr, cfg)
-        self.pairs = self._pairs(self.train_data, cfg.ode_pairs or str(Path(cfg.out_dir) / "ode_pairs.pt"))
+        self.pair_index = _pair_subset(len(self.train_data), cfg.ode_pairs_clips)
+        self.pairs = self._pairs(self.train_data, self.pair_index,
+                                 cfg.ode_pairs or str(Path(cfg.out_dir) / "ode_pairs.pt"))
         self.eval_pairs = None
         if self.eval_data is not None:
-            self.eval_pairs = self._pairs(self.eval_data, str(Path(cfg.out_dir) / "ode_pairs_eval.pt"))
+            self.eval_index = torch.arange(len(self.eval_data))
+            self.eval_pairs = self._pairs(self.eval_data, self.eval_index, str(Path(cfg.out_dir) / "ode_pairs_eval.pt"))
 
-    def _pairs(self, data: LatentClips, path: str) -> torch.Tensor:
-        """Teacher trajectories `[N, 5, F, 16, h, w]` (fp16), generated once and cached in `path`."""
+    def _pairs(self, data: LatentClips, index: torch.Tensor, path: str) -> torch.Tensor:
+        """Teacher trajectories `[N, 5, F, 16, h, w]` (fp16) of clips `index` `[N]`, generated once and cached in
+        `path`."""
         p = Path(path)
         if p.is_file():
             pairs = torch.load(p, map_location="cpu", weights_only=True)
-            if pairs.shape[0] == len(data):
+            if pairs.shape[0] == len(index):
                 return pairs
         teacher = _model(self.cfg, self.cfg.teacher, trainable=False)
         g = torch.Generator().manual_seed(self.cfg.seed + 7)
         out = []
         chunk = 64 if self.cfg.device.startswith("cuda") else 8
-        for i in range(0, len(data), chunk):
-            idx = list(range(i, min(i + chunk, len(data))))
+        for i in range(0, len(index), chunk):
+            idx = index[i : i + chunk].tolist()
             traj = generate_ode_pairs(
                 teacher, data.batch(idx).to(self.cfg.device, DTYPES[self.cfg.dtype]), steps=self.cfg.teacher_steps,
                 shift=self.cfg.shift, text_scale=self.cfg.teacher_text_scale,
@@ -172,32 +211,40 @@ class ODEStage(Stage):
         return {"student": self.student}
 
     def optimizers(self):
-        return {"opt": self.opt}
+        return {"opt": (self.student, self.opt)}
 
-    def _loss(self, data, pairs, g):
-        idx = torch.randint(0, len(data), (self.cfg.batch_size,), generator=g)
-        batch = data.batch(idx).to(self.cfg.device, DTYPES[self.cfg.dtype])
-        traj = pairs[idx].transpose(0, 1).to(self.cfg.device, DTYPES[self.cfg.dtype])
+    def _loss(self, data, index, pairs, g):
+        k = torch.randint(0, len(index), (self.cfg.batch_size,), generator=g)
+        batch = data.batch(index[k].tolist()).to(self.cfg.device, DTYPES[self.cfg.dtype])
+        traj = pairs[k].transpose(0, 1).to(self.cfg.device, DTYPES[self.cfg.dtype])
         return ode_regression_loss(self.student, batch, traj, self.schedule, block=self.cfg.block, generator=g)
 
-    def train_step(self, step: int, g: torch.Generator) -> dict:
-        loss = self._loss(self.train_data, self.pairs, g)
-        loss.backward()
-        return {"loss": loss.item(), "grad_norm": _clip_and_step(self.student, self.opt, self.cfg.grad_clip)}
+    def train_step(self, step: int, gens: torch.Generator | list[torch.Generator]) -> dict:
+        gens = _micro_batches(gens)
+        loss = _backward_mean((self._loss(self.train_data, self.pair_index, self.pairs, g) for g in gens), len(gens))
+        return {"loss": loss, "grad_norm": _clip_and_step(self.student, self.opt, self.cfg.grad_clip)}
 
     @torch.no_grad()
     def evaluate(self, g: torch.Generator) -> dict:
         if self.eval_pairs is None:
             return {}
         self.student.eval()
-        loss = sum(self._loss(self.eval_data, self.eval_pairs, g).item() for _ in range(4)) / 4
+        loss = sum(self._loss(self.eval_data, self.eval_index, self.eval_pairs, g).item() for _ in range(4)) / 4
         self.student.train()
         self.history.append({"eval_loss": loss})
         return {"eval_loss": loss, "converged": converged([h["eval_loss"] for h in self.history],
                                                           self.cfg.converge_window, self.cfg.converge_tol)}
 
     def export(self, out_dir: Path) -> list[Path]:
-        return [save_dit(self.student, out_dir / "student_ode.safetensors", {"stage": "ode"})]
+        return [_export(self.student, out_dir / "student_ode.safetensors", {"stage": "ode"})]
+
+
+def _pair_subset(n: int, k: int) -> torch.Tensor:
+    """Indices `[min(n, k)]` of the clips that get teacher trajectories: all clips when k is 0, else k clips spread
+    evenly over the file (windows of one world clip are adjacent, so this keeps the identities diverse)."""
+    if k <= 0 or k >= n:
+        return torch.arange(n)
+    return torch.linspace(0, n - 1, k).round().long()
 
 
 def converged(losses: list[float], window: int = 3, tol: float = 0.01) -> bool:
@@ -219,44 +266,55 @@ class DMDStage(Stage):
         super().__init__(cfg)
         if not (cfg.teacher and cfg.init):
             raise ValueError("the dmd stage needs `teacher` (real score) and `init` (ODE-initialised student)")
-        self.student = _model(cfg, cfg.init, trainable=True)
-        self.real = _model(cfg, cfg.teacher, trainable=False)
-        self.fake = _model(cfg, cfg.critic_init or cfg.teacher, trainable=True)
+        student = _model(cfg, cfg.init, trainable=True)
+        self.ema = EMA(student, cfg.ema_decay, cfg.ema_start)  # whole fp32 copy, then sharded like the student
+        self.student = _shared(cfg, student)
+        _shared(cfg, self.ema.model)
+        self.real = _shared(cfg, _model(cfg, cfg.teacher, trainable=False))
+        self.fake = _shared(cfg, _model(cfg, cfg.critic_init or cfg.teacher, trainable=True))
         self.opt_g = _adamw(self.student, cfg.lr, cfg)
         self.opt_c = _adamw(self.fake, cfg.critic_lr, cfg)
-        self.ema = EMA(self.student, cfg.ema_decay, cfg.ema_start)
 
     def modules(self):
         return {"student": self.student, "fake": self.fake, "ema": self.ema.model}
 
     def optimizers(self):
-        return {"opt_g": self.opt_g, "opt_c": self.opt_c}
+        return {"opt_g": (self.student, self.opt_g), "opt_c": (self.fake, self.opt_c)}
 
     def _exit_index(self, step: int) -> int:
         """Shared by all blocks and all ranks (seeded by the step only)."""
         return int(torch.randint(0, 4, (1,), generator=torch.Generator().manual_seed(self.cfg.seed * 7919 + step)))
 
-    def train_step(self, step: int, g: torch.Generator) -> dict:
+    def train_step(self, step: int, gens: torch.Generator | list[torch.Generator]) -> dict:
+        gens = _micro_batches(gens)
         cfg = self.cfg
-        batch = self.batch(g)
-        logs = {}
-        kw = dict(shift=cfg.shift, t_min=cfg.t_min, t_max=cfg.t_max, generator=g)
-        # critic: every step, on a rollout without gradients
-        with torch.no_grad():
-            video = self_forcing_rollout(self.student, batch, self.schedule, exit_index=self._exit_index(step),
-                                         block=cfg.block, generator=g)
-        loss_c = critic_loss(self.fake, video, batch, self.schedule, critic_mask=cfg.critic_mask, **kw)
-        loss_c.backward()
-        logs["critic_loss"] = loss_c.item()
+        n = len(gens)
+        batches = [self.batch(g) for g in gens]
+        kw = dict(shift=cfg.shift, t_min=cfg.t_min, t_max=cfg.t_max)
+        rollout = dict(exit_index=self._exit_index(step), block=cfg.block)
+
+        def critic_loss_of(batch, g):  # on a rollout without gradients
+            with torch.no_grad():
+                video = self_forcing_rollout(self.student, batch, self.schedule, generator=g, **rollout)
+            return critic_loss(self.fake, video, batch, self.schedule, critic_mask=cfg.critic_mask, generator=g, **kw)
+
+        extras = []
+
+        def generator_loss_of(batch, g):
+            video = self_forcing_rollout(self.student, batch, self.schedule, generator=g, **rollout)
+            loss, extra = dmd_generator_loss(video, batch, self.real, self.fake, self.schedule, guidance=cfg.guidance,
+                                             audio_guidance=cfg.audio_guidance, generator=g, **kw)
+            extras.append(extra)
+            return loss
+
+        # critic: every step
+        logs = {"critic_loss": _backward_mean((critic_loss_of(b, g) for b, g in zip(batches, gens)), n)}
         logs["critic_grad_norm"] = _clip_and_step(self.fake, self.opt_c, cfg.grad_clip)
         # generator: every `gen_update_every` steps
         if step % cfg.gen_update_every == 0:
-            video = self_forcing_rollout(self.student, batch, self.schedule, exit_index=self._exit_index(step),
-                                         block=cfg.block, generator=g)
-            loss_g, extra = dmd_generator_loss(video, batch, self.real, self.fake, self.schedule,
-                                               guidance=cfg.guidance, audio_guidance=cfg.audio_guidance, **kw)
-            loss_g.backward()
-            logs.update(extra, gen_loss=loss_g.item(), gen_grad_norm=_clip_and_step(self.student, self.opt_g, cfg.grad_clip))
+            logs["gen_loss"] = _backward_mean((generator_loss_of(b, g) for b, g in zip(batches, gens)), n)
+            logs.update({k: sum(e[k] for e in extras) / n for k in extras[0]})
+            logs["gen_grad_norm"] = _clip_and_step(self.student, self.opt_g, cfg.grad_clip)
             self.ema.update(self.student, step)
         if not all(math.isfinite(v) for v in logs.values() if isinstance(v, float)):
             raise FloatingPointError(f"non-finite loss at step {step}: {logs}")
@@ -268,9 +326,9 @@ class DMDStage(Stage):
 
     def export(self, out_dir: Path) -> list[Path]:
         return [
-            save_dit(self.ema.model, out_dir / "student.safetensors", {"stage": "dmd", "weights": "ema"}),
-            save_dit(self.student, out_dir / "student_raw.safetensors", {"stage": "dmd", "weights": "raw"}),
-            save_dit(self.fake, out_dir / "critic.safetensors", {"stage": "dmd-critic"}),
+            _export(self.ema.model, out_dir / "student.safetensors", {"stage": "dmd", "weights": "ema"}),
+            _export(self.student, out_dir / "student_raw.safetensors", {"stage": "dmd", "weights": "raw"}),
+            _export(self.fake, out_dir / "critic.safetensors", {"stage": "dmd-critic"}),
         ]
 
 

@@ -2,7 +2,10 @@
 resume after a kill, and data parallelism under torchrun.
 
 Every random draw of step `s` comes from a generator seeded with (seed, s, rank), so a run resumed from its
-last checkpoint reproduces exactly the steps an uninterrupted run would have taken.
+last checkpoint reproduces exactly the steps an uninterrupted run would have taken. With `grad_accum = k`
+rank r runs the micro-batches of virtual ranks r·k … r·k + k − 1: N processes × k reproduce N·k processes × 1.
+Under `parallel.strategy=fsdp` checkpointing and export gather the shards (every rank takes part); rank 0
+writes the same single-process files as ever.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
 
 
 def save_checkpoint(stage: Stage, out_dir: Path, step: int, cfg: TrainConfig) -> Path:
-    """Atomic: written to a temp file, then renamed over `last.pt`."""
+    """Atomic: written by rank 0 to a temp file, then renamed over `last.pt`. Every rank must call it."""
     path = out_dir / CHECKPOINT
-    tmp = out_dir / (CHECKPOINT + ".tmp")
-    torch.save({"step": step, "config": dataclasses.asdict(cfg), "stage": stage.state_dict()}, tmp)
-    os.replace(tmp, path)
+    state = stage.state_dict()  # collective under fsdp
+    if parallel.is_main():
+        tmp = out_dir / (CHECKPOINT + ".tmp")
+        torch.save({"step": step, "config": dataclasses.asdict(cfg), "stage": state}, tmp)
+        os.replace(tmp, path)
     return path
 
 
@@ -40,7 +45,7 @@ def load_checkpoint(stage: Stage, out_dir: Path) -> int:
     path = out_dir / CHECKPOINT
     if not path.is_file():
         return 0
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = torch.load(path, map_location="cpu", weights_only=False, mmap=True)  # pages shared by the ranks
     stage.load_state_dict(state["stage"])
     return int(state["step"])
 
@@ -55,9 +60,7 @@ def train(cfg: TrainConfig, progress: bool = True, crash_at_step: int | None = N
     torch.manual_seed(cfg.seed)
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stage = STAGES[cfg.stage](cfg)
-    for m in stage.modules().values():
-        parallel.broadcast_parameters(m)
+    stage = STAGES[cfg.stage](cfg)  # models broadcast from rank 0 (and sharded under fsdp) by the stage
     start = load_checkpoint(stage, out_dir)
     if parallel.is_main():
         (out_dir / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
@@ -71,9 +74,9 @@ def train(cfg: TrainConfig, progress: bool = True, crash_at_step: int | None = N
         bar = tqdm(total=cfg.steps, initial=start, desc=f"train {cfg.stage}", dynamic_ncols=True)
     logs: dict = {}
     t0 = time.perf_counter()
+    accum = cfg.grad_accum
     for step in range(start, cfg.steps):
-        g = step_generator(cfg.seed, step, rank)
-        logs = stage.train_step(step, g)
+        logs = stage.train_step(step, [step_generator(cfg.seed, step, rank * accum + i) for i in range(accum)])
         done = step + 1
         if cfg.eval_every and done % cfg.eval_every == 0:
             logs.update(stage.evaluate(step_generator(cfg.seed + 1, 0)))
@@ -84,15 +87,14 @@ def train(cfg: TrainConfig, progress: bool = True, crash_at_step: int | None = N
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if isinstance(v, float)})
-            if cfg.save_every and done % cfg.save_every == 0:
-                save_checkpoint(stage, out_dir, done, cfg)
+        if cfg.save_every and done % cfg.save_every == 0:
+            save_checkpoint(stage, out_dir, done, cfg)
         if crash_at_step is not None and done == crash_at_step:
             os._exit(17)  # simulate a kill: no cleanup, no final save
     if bar is not None:
         bar.close()
-    exported = []
-    if parallel.is_main():
-        save_checkpoint(stage, out_dir, cfg.steps, cfg)
-        exported = [str(p) for p in stage.export(out_dir)]
+    save_checkpoint(stage, out_dir, cfg.steps, cfg)
+    paths = stage.export(out_dir)  # every rank: gathering sharded models is collective
+    exported = [str(p) for p in paths] if parallel.is_main() else []
     parallel.barrier()
     return {"logs": logs, "exported": exported, "rank": rank, "world_size": world}

@@ -189,13 +189,18 @@ def load_dit(
     return model.to(device=device, dtype=dtype or file_dtype).eval()
 
 
-def save_dit(model: WanDiT, path: str | Path, extra_metadata: dict[str, str] | None = None) -> Path:
-    """Save as safetensors with bare published key names plus the config in the metadata."""
+def save_dit(model: WanDiT, path: str | Path, extra_metadata: dict[str, str] | None = None,
+             state_dict: dict[str, torch.Tensor] | None = None) -> Path:
+    """Save as safetensors with bare published key names plus the config in the metadata.
+
+    `state_dict` replaces `model.state_dict()` (e.g. the full tensors gathered from an FSDP-sharded model).
+    """
     from safetensors.torch import save_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sd = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    state_dict = model.state_dict() if state_dict is None else state_dict
+    sd = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
     metadata = {CONFIG_METADATA_KEY: config_to_json(model.cfg), **(extra_metadata or {})}
     tmp = path.with_suffix(path.suffix + ".tmp")
     save_file(sd, str(tmp), metadata=metadata)

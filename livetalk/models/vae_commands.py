@@ -26,6 +26,10 @@ def register(subparsers) -> None:
     p.add_argument("--clips", type=int, default=None, help="fast-decoder: number of teacher clips")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--vae", default=None, help="fast-decoder: teacher VAE checkpoint (default: shipped)")
+    p.add_argument("--gt-weight", type=float, default=None,
+                   help="fast-decoder: weight of the ground-truth loss next to the teacher-decode loss (default 0.1)")
+    p.add_argument("--decoder-only", action="store_true",
+                   help="vae: fine-tune only the decoder of --init (encoder and latent normalisation frozen)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_train)
 
@@ -55,7 +59,7 @@ def _train(args: argparse.Namespace) -> int:
         cfg = VAETrainConfig(data=args.data, heldout_data=args.heldout_data, init=args.init,
                              minutes=args.minutes or 20.0, max_steps=args.max_steps, batch=args.batch,
                              image_steps=args.image_steps, image_batch=args.image_batch, crop=args.crop,
-                             threads=args.threads, seed=args.seed)
+                             threads=args.threads, seed=args.seed, decoder_only=args.decoder_only)
         _apply_common(cfg, args)
         train_vae(cfg, log=lambda s: print(s, flush=True))
     else:
@@ -67,6 +71,8 @@ def _train(args: argparse.Namespace) -> int:
         cfg.init = args.init
         if args.clips:
             cfg.clips = args.clips
+        if args.gt_weight is not None:
+            cfg.gt_weight = args.gt_weight
         _apply_common(cfg, args)
         train_fast_decoder(cfg, log=lambda s: print(s, flush=True))
     return 0

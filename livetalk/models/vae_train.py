@@ -46,6 +46,8 @@ class VAETrainConfig:
     heldout_clips: int = 16
     log_every: int = 20
     save_every_min: float = 5.0
+    decoder_only: bool = False  # freeze the encoder and the latent normalisation of `init` (keeps its latent space,
+    # so latents already encoded with `init` stay valid: fine-tune the decoder while the DiTs train on them)
 
 
 def _lr_at(cfg: VAETrainConfig, step: int, progress: float) -> float:
@@ -81,14 +83,20 @@ def heldout_clips(source, n: int, frames: int) -> torch.Tensor:
 
 def _save(vae: WanVAE, cfg: VAETrainConfig, source, path: str, extra: dict) -> float:
     vae.eval()
-    mean, std = latent_stats(vae, source, cfg.stat_clips, cfg.frames, cfg.seed + 1)
-    vae.set_latent_stats(mean, std)
+    if not cfg.decoder_only:
+        mean, std = latent_stats(vae, source, cfg.stat_clips, cfg.frames, cfg.seed + 1)
+        vae.set_latent_stats(mean, std)
     hsource = make_source(cfg.heldout_data, cfg.size) if cfg.heldout_data else source
     p = heldout_psnr(vae, heldout_clips(hsource, cfg.heldout_clips, cfg.frames))
     meta = {"train_config": json.dumps(asdict(cfg)), "heldout_psnr_db": f"{p:.3f}", **{k: str(v) for k, v in extra.items()}}
     vae.save_file(path, meta, storage_dtype=torch.float16)
     vae.train()
     return p
+
+
+def decoder_parameters(vae: WanVAE) -> list[torch.nn.Parameter]:
+    """The parameters that act after the latent: `post_quant_conv` and the decoder."""
+    return list(vae.model.post_quant_conv.parameters()) + list(vae.model.decoder.parameters())
 
 
 def train_vae(cfg: VAETrainConfig, log=print) -> dict:
@@ -98,7 +106,15 @@ def train_vae(cfg: VAETrainConfig, log=print) -> dict:
     source = make_source(cfg.data, cfg.size)
     vae = load_tiny_vae(cfg.init) if cfg.init else build_tiny_vae()
     vae.train()
-    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.lr, weight_decay=0.0, betas=(0.9, 0.99))
+    if cfg.decoder_only and not cfg.init:
+        raise ValueError("decoder_only fine-tunes the decoder of an existing VAE: pass init")
+    trainable = decoder_parameters(vae) if cfg.decoder_only else list(vae.parameters())
+    if cfg.decoder_only:
+        for p in vae.parameters():
+            p.requires_grad_(False)
+        for p in trainable:
+            p.requires_grad_(True)
+    opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=0.0, betas=(0.9, 0.99))
     g = torch.Generator().manual_seed(cfg.seed)
     t0 = last_save = time.time()
     budget = cfg.minutes * 60
@@ -114,7 +130,8 @@ def train_vae(cfg: VAETrainConfig, log=print) -> dict:
         if cfg.crop and cfg.crop < cfg.size and progress < cfg.full_size_from:
             i, j = (int(v) for v in torch.randint(cfg.size - cfg.crop + 1, (2,), generator=g))
             x = x[..., i : i + cfg.crop, j : j + cfg.crop]
-        mu, logvar = vae.encode_moments(x)
+        with torch.set_grad_enabled(not cfg.decoder_only):
+            mu, logvar = vae.encode_moments(x)
         z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=g)
         y = vae.decode_raw(z)
         rec = (y - x).abs().mean() + ((y - x) ** 2).mean()
@@ -122,7 +139,7 @@ def train_vae(cfg: VAETrainConfig, log=print) -> dict:
         loss = rec + cfg.kl_weight * kl
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         opt.step()
         ema = rec.item() if ema is None else 0.95 * ema + 0.05 * rec.item()
         step += 1

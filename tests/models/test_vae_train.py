@@ -58,3 +58,22 @@ def test_train_smoke_runs_write_loadable_checkpoints(tmp_path):
                            log=lambda *_: None)
     assert s["steps"] == 1 and "psnr_vs_vae_db" in s
     assert load_tiny_fast_decoder(fd_path).config.channels == (8, 8, 8, 8)
+
+
+def test_decoder_only_keeps_the_latent_space(tmp_path):
+    """--decoder-only: encoder, quant conv and latent normalisation stay bit-identical, the decoder moves."""
+    base = str(tmp_path / "base.safetensors")
+    train_vae(VAETrainConfig(out=base, max_steps=1, batch=1, frames=5, image_steps=0, stat_clips=1, heldout_clips=1,
+                             crop=0, save_every_min=1e9), log=lambda *_: None)
+    tuned = str(tmp_path / "tuned.safetensors")
+    train_vae(VAETrainConfig(out=tuned, init=base, decoder_only=True, max_steps=2, batch=1, frames=5, image_steps=0,
+                             stat_clips=1, heldout_clips=1, crop=0, lr=1e-2, save_every_min=1e9), log=lambda *_: None)
+    a, b = load_tiny_vae(base), load_tiny_vae(tuned)
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    frozen = [k for k in sa if k.startswith(("encoder.", "quant_conv."))]
+    assert frozen and all(torch.equal(sa[k], sb[k]) for k in frozen)
+    assert any(not torch.equal(sa[k], sb[k]) for k in sa if k.startswith("decoder."))
+    assert a.model.config.latents_mean == b.model.config.latents_mean
+    assert a.model.config.latents_std == b.model.config.latents_std
+    with pytest.raises(ValueError, match="init"):
+        train_vae(VAETrainConfig(out=tuned, decoder_only=True, max_steps=1), log=lambda *_: None)
