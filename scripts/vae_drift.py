@@ -1,0 +1,61 @@
+"""Where the tiny VAE loses quality on long clips: encoder or decoder (numbers in docs/vae.md, "Known limit").
+
+    python scripts/vae_drift.py --data /path/world_eval [--clips 6] [--threads 2]
+
+Prints PSNR over pixel frames 0–32 / 33–64 / 65–96 for (1) the whole clip through the continuous encoder and
+decoder, (2) each 33-frame window encoded on its own (like the DiT data) with the latents concatenated and decoded
+continuously by the VAE decoder and (3) by the fast decoder; then frames 65–124 through a fresh encoder + decoder,
+and the continuously encoded late latents through a fresh decoder.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from livetalk.data.dataset import TalkingHeadDataset
+from livetalk.models.vae_tiny import load_tiny_fast_decoder, load_tiny_vae
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor) -> float:
+    """dB for videos in [-1, 1]."""
+    return float(10 * torch.log10(4 / ((x.clamp(-1, 1) - y) ** 2).mean()))
+
+
+@torch.no_grad()
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", required=True, help="world folder with 8 s clips (≥ 125 frames)")
+    ap.add_argument("--clips", type=int, default=6)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    vae, fast = load_tiny_vae(), load_tiny_fast_decoder()
+    ref = TalkingHeadDataset(args.data)
+    ranges = [(0, 33), (33, 65), (65, 97)]
+    rows = {"continuous encode + decode": [], "windowed encode, VAE decoder": [], "windowed encode, fast decoder": []}
+    late = {"fresh encode + decode": [], "continuous latents, fresh decoder": []}
+    for i in range(args.clips):
+        v = torch.from_numpy(np.array(ref[i].frames[:125], copy=True)).float().div(127.5).sub(1)
+        v = v.permute(0, 3, 1, 2)[None]  # [1, 125, 3, 64, 64]
+        z_cont = vae.encode(v)
+        w = v[:, :97]
+        zs = [vae.encode(w[:, 32 * k : 32 * k + 33]) for k in range(3)]
+        z_win = torch.cat([zs[0]] + [z[:, 1:] for z in zs[1:]], 1)  # 25 latents ↔ 97 frames
+        for name, y in [("continuous encode + decode", vae.decode(z_cont)[:, :97]),
+                        ("windowed encode, VAE decoder", vae.decode(z_win)),
+                        ("windowed encode, fast decoder", fast.decode(z_win))]:
+            rows[name].append([psnr(y[:, a:b], w[:, a:b]) for a, b in ranges])
+        tail = v[:, 64:125]
+        late["fresh encode + decode"].append(psnr(vae.decode(vae.encode(tail))[:, 1:], tail[:, 1:]))
+        late["continuous latents, fresh decoder"].append(psnr(vae.decode(z_cont[:, 16:])[:, 1:61], v[:, 65:125]))
+    for name, r in rows.items():
+        print(f"{name:32s}", " / ".join(f"{x:.1f}" for x in np.mean(r, 0)), "dB (frames 0-32 / 33-64 / 65-96)")
+    for name, r in late.items():
+        print(f"frames 65-124, {name:34s} {np.mean(r):.1f} dB")
+
+
+if __name__ == "__main__":
+    main()
