@@ -33,8 +33,8 @@ def to_frames(video: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def decode_model(vae, gen_path: Path, ref: TalkingHeadDataset, out_dir: Path) -> None:
-    data = torch.load(gen_path, weights_only=False)
+def decode_model(vae, data: dict, ref: TalkingHeadDataset, out_dir: Path) -> None:
+    """Latent file contents `{"latents": [N, F, 16, h, w], "ids": [N]}` → one mp4 per clip with its audio."""
     out_dir.mkdir(parents=True, exist_ok=True)
     index = {cid: i for i, cid in enumerate(ref.ids())}
     for lat, wid in zip(data["latents"], data["ids"]):
@@ -74,22 +74,21 @@ def main() -> None:
     timing_files = [run / f"{args.prefix}timing.json"] + ([run / "timing.json"] if args.prefix == "gen_" else [])
     timing = {k: v for f in timing_files if f.exists() for k, v in json.loads(f.read_text()).items()}
     results = json.loads(Path(args.out).read_text()) if args.models is not None and Path(args.out).exists() else {}
-    ids, n_frames = None, None
+    gens = sorted(run.glob(f"{args.prefix}*.pt"))
+    if not gens:
+        raise FileNotFoundError(f"no {args.prefix}*.pt latent files in {run}")
+    first = torch.load(gens[0], weights_only=False)  # every file holds the same clips, same length
+    ids, n_frames = [w.split("#")[0] for w in first["ids"]], 4 * first["latents"].shape[1] - 3
     videos = run / f"videos_{args.prefix.rstrip('_')}"
-    for gen in sorted(run.glob(f"{args.prefix}*.pt")):
+    for gen in gens:
         name = gen.stem[len(args.prefix):]
         if args.models is not None and name not in args.models:
             continue
-        decode_model(vae, gen, ref, videos / name)
         data = torch.load(gen, weights_only=False)
+        decode_model(vae, data, ref, videos / name)
         results[name] = {**evaluate_dirs(videos / name, args.reference)["summary"], **data.get("timing", timing.get(name, {}))}
-        ids = ids or [w.split("#")[0] for w in data["ids"]]
-        n_frames = 4 * data["latents"].shape[1] - 3
         print(json.dumps({name: results[name]}), flush=True)
     if args.models is None or "vae-ceiling" in args.models:
-        if ids is None:  # ids and length from any latent file of the run
-            data = torch.load(next(iter(sorted(run.glob(f"{args.prefix}*.pt")))), weights_only=False)
-            ids, n_frames = [w.split("#")[0] for w in data["ids"]], 4 * data["latents"].shape[1] - 3
         vae_ceiling(vae, ref, ids, n_frames, videos / "vae-ceiling")
         results["vae-ceiling"] = evaluate_dirs(videos / "vae-ceiling", args.reference)["summary"]
     Path(args.out).write_text(json.dumps(results, indent=2))

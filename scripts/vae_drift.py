@@ -16,12 +16,13 @@ import numpy as np
 import torch
 
 from livetalk.data.dataset import TalkingHeadDataset
+from livetalk.models.vae_metrics import psnr as _psnr
 from livetalk.models.vae_tiny import load_tiny_fast_decoder, load_tiny_vae
 
 
 def psnr(x: torch.Tensor, y: torch.Tensor) -> float:
-    """dB for videos in [-1, 1]."""
-    return float(10 * torch.log10(4 / ((x.clamp(-1, 1) - y) ** 2).mean()))
+    """dB for videos in [-1, 1]; the decoder output `x` is clamped first."""
+    return _psnr(x.clamp(-1, 1), y)
 
 
 @torch.no_grad()

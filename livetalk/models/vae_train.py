@@ -103,15 +103,14 @@ def train_vae(cfg: VAETrainConfig, log=print) -> dict:
     """Run training for `cfg.minutes` (or `cfg.max_steps`); write the checkpoint to `cfg.out`; return a summary."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
+    if cfg.decoder_only and not cfg.init:
+        raise ValueError("decoder_only fine-tunes the decoder of an existing VAE: pass init")
     source = make_source(cfg.data, cfg.size)
     vae = load_tiny_vae(cfg.init) if cfg.init else build_tiny_vae()
     vae.train()
-    if cfg.decoder_only and not cfg.init:
-        raise ValueError("decoder_only fine-tunes the decoder of an existing VAE: pass init")
     trainable = decoder_parameters(vae) if cfg.decoder_only else list(vae.parameters())
     if cfg.decoder_only:
-        for p in vae.parameters():
-            p.requires_grad_(False)
+        vae.model.requires_grad_(False)
         for p in trainable:
             p.requires_grad_(True)
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=0.0, betas=(0.9, 0.99))
