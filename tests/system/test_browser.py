@@ -1,6 +1,8 @@
 """The web page in headless Chromium (Playwright): load, start, send a message, receive frames and audio,
-screenshot to docs/img/web.png. Skipped when Chromium or Playwright is missing."""
+screenshot (to the test's temporary folder; to docs/img/web.png with LIVETALK_UPDATE_DOCS=1, so a test run does not
+rewrite a tracked file). Skipped when Chromium or Playwright is missing."""
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -13,7 +15,7 @@ from livetalk.system.stub_performer import StubPerformer
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium") or "")
                  if p and Path(p).exists()), None)
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "web.png"
+DOC_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "web.png"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--autoplay-policy=no-user-gesture-required",
@@ -57,8 +59,10 @@ def test_page_conversation_in_chromium(tmp_path):
                         scheduled: s.audioScheduled, latency: s.lastLatencyMs, fps: s.fps,
                         audioClock: s.useAudioClock, errors: s.errors}; }""")
             print("\nbrowser:", stats)
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
+            shot = DOC_SCREENSHOT if os.environ.get("LIVETALK_UPDATE_DOCS") == "1" else tmp_path / "web.png"
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 0
             assert stats["frames"] > 16 and stats["drawn"] > 8
             assert stats["audio"] >= 1000 * stats["frames"] - 1000
             assert stats["latency"] is not None and stats["latency"] > 0
