@@ -20,12 +20,16 @@ import torch
 from livetalk.data.dataset import TalkingHeadDataset
 from livetalk.data.media import write_video
 from livetalk.eval.evaluate import evaluate_dirs
+from livetalk.eval.latent_probes import evaluate_latents
 from livetalk.models.vae_tiny import load_tiny_vae
 
 COLUMNS = [("fd_frames", "FD frames ↓"), ("fd_clips", "FD clips ↓"), ("sync_corr", "lip corr ↑"),
            ("sync_offset_abs_mean", "|offset| ↓"), ("identity_sim", "identity ↑"), ("text_accuracy", "text acc ↑"),
            ("flicker", "flicker ↓"), ("black_rate", "black ↓"), ("psnr_drop", "collapse dB ↓"), ("psnr", "PSNR ↑"),
            ("ssim", "SSIM ↑")]
+LATENT_COLUMNS = [("sync_corr", "lip corr (latent) ↑"), ("sync_corr_mismatched", "same, other clip's track"),
+                  ("sync_gain", "own − other ↑"), ("sync_gain_sem", "± (s.e.)"),
+                  ("sync_offset_abs_mean", "|offset| (latent) ↓"), ("text_accuracy", "text acc (latent) ↑")]
 
 
 def to_frames(video: torch.Tensor) -> np.ndarray:
@@ -66,8 +70,14 @@ def main() -> None:
     ap.add_argument("--models", nargs="*", default=None,
                     help="score only these (and merge into an existing --out file); 'vae-ceiling' for the ceiling")
     ap.add_argument("--vae", default=None, help="tiny VAE checkpoint (default: the shipped one)")
+    ap.add_argument("--latent-only", action="store_true",
+                    help="only add the latent-space lip-sync / text scores (key 'latent') to an existing --out file")
+    ap.add_argument("--gt-latents", default=None,
+                    help="ground-truth latent file of the same windows (eval.pt / eval_long.pt): the latent ceiling")
     args = ap.parse_args()
     run = Path(args.run)
+    if args.latent_only:
+        return latent_scores(args, run)
     vae = load_tiny_vae(args.vae)
     ref = TalkingHeadDataset(args.reference)
     # older runs wrote the timings to one JSON file instead of into each latent file
@@ -97,6 +107,27 @@ def main() -> None:
     for name, r in results.items():
         cells = [f"{r[k]:.3g}" if isinstance(r.get(k), float) else "–" for k, _ in COLUMNS]
         lines.append(f"| {name} | {r.get('nfe_per_clip', '–')} | " + " | ".join(cells) + " |")
+    print("\n".join(lines))
+
+
+def latent_scores(args, run: Path) -> None:
+    """Lip sync and text following scored on the latents themselves (`livetalk.eval.latent_probes`), merged
+    into the --out JSON under each model's 'latent' key; 'vae-ceiling' gets the ground-truth latents'."""
+    results = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
+    files = {g.stem[len(args.prefix):]: g for g in sorted(run.glob(f"{args.prefix}*.pt"))}
+    if args.gt_latents:
+        files["vae-ceiling"] = Path(args.gt_latents)
+    for name, path in files.items():
+        if args.models is not None and name not in args.models:
+            continue
+        data = torch.load(path, weights_only=False)
+        results.setdefault(name, {})["latent"] = evaluate_latents(data["latents"].float(), list(data["ids"]), args.reference)["summary"]
+        print(json.dumps({name: results[name]["latent"]}), flush=True)
+    Path(args.out).write_text(json.dumps(results, indent=2))
+    lines = ["| model | " + " | ".join(c for _, c in LATENT_COLUMNS) + " |", "|" + "---|" * (len(LATENT_COLUMNS) + 1)]
+    for name, r in results.items():
+        lat = r.get("latent", {})
+        lines.append(f"| {name} | " + " | ".join(f"{lat[k]:.3g}" if k in lat else "–" for k, _ in LATENT_COLUMNS) + " |")
     print("\n".join(lines))
 
 

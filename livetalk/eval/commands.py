@@ -20,6 +20,21 @@ def register(subparsers) -> None:
     t = sub.add_parser("train-probes", help="train the probes on the synthetic world and save weights")
     t.add_argument("--out", dest="weights_out", default=None, help="weights folder (default: shipped location)")
     t.add_argument("--quick", action="store_true", help="tiny budget (smoke test, poor accuracy)")
+    lt = sub.add_parser("train-latent-probes", help="train the latent-space face-state and motion probes (tiny VAE latents)")
+    lt.add_argument("--latents", required=True, help="training latent file (scripts/prep_split.py / prepare_latents)")
+    lt.add_argument("--data", required=True, help="world folder the training latents were encoded from (tracks)")
+    lt.add_argument("--heldout-latents", required=True, help="held-out latent file")
+    lt.add_argument("--heldout-data", required=True, help="world folder of the held-out latents")
+    lt.add_argument("--out", dest="latent_out", default=None, help="weights folder (default: shipped location)")
+    lt.add_argument("--state-steps", type=int, default=2000)
+    lt.add_argument("--motion-steps", type=int, default=1500)
+    lt.add_argument("--noise", type=float, default=0.5, help="latent noise augmentation (max std)")
+    lt.add_argument("--dropout", type=float, default=0.3)
+    lt.add_argument("--threads", type=int, default=1)
+    la = sub.add_parser("latents", help="lip sync and text following of a latent file, scored in latent space")
+    la.add_argument("--latents", dest="eval_latents", required=True, help="latent file ({'latents', 'ids'})")
+    la.add_argument("--reference", dest="latent_reference", required=True, help="world folder with the clips' tracks")
+    la.add_argument("--weights", dest="latent_weights", default=None, help="latent probe folder (default: shipped)")
     c = sub.add_parser("corrupt", help="write a corrupted copy of a reference dataset (metric sanity checks)")
     c.add_argument("--reference", dest="corrupt_reference", required=True, help="reference dataset folder")
     c.add_argument("--out", dest="corrupt_out", required=True, help="output folder")
@@ -36,6 +51,10 @@ def register(subparsers) -> None:
 def _dispatch(args: argparse.Namespace) -> int:
     if getattr(args, "eval_command", None) == "train-probes":
         return _train(args)
+    if getattr(args, "eval_command", None) == "train-latent-probes":
+        return _train_latent(args)
+    if getattr(args, "eval_command", None) == "latents":
+        return _eval_latents(args)
     if getattr(args, "eval_command", None) == "corrupt":
         return _corrupt(args)
     if getattr(args, "eval_command", None) == "sanity":
@@ -79,6 +98,27 @@ def _train(args: argparse.Namespace) -> int:
     report = train_probes(cfg)
     report.pop("config", None)
     print(json.dumps(report, indent=2))
+    return 0
+
+
+def _train_latent(args: argparse.Namespace) -> int:
+    from .latent_probes import LATENT_WEIGHTS_DIR, LatentProbeConfig, load_latent_file, train_latent_probes
+
+    cfg = LatentProbeConfig(state_steps=args.state_steps, motion_steps=args.motion_steps, threads=args.threads,
+                            noise=args.noise, dropout=args.dropout)
+    train = (*load_latent_file(args.latents), args.data)
+    heldout = (*load_latent_file(args.heldout_latents), args.heldout_data)
+    _, _, report = train_latent_probes(train, heldout, cfg, args.latent_out or LATENT_WEIGHTS_DIR)
+    print(json.dumps(report["heldout"], indent=2))
+    return 0
+
+
+def _eval_latents(args: argparse.Namespace) -> int:
+    from .latent_probes import LATENT_WEIGHTS_DIR, evaluate_latents, load_latent_file
+
+    latents, ids = load_latent_file(args.eval_latents)
+    res = evaluate_latents(latents, ids, args.latent_reference, args.latent_weights or LATENT_WEIGHTS_DIR)
+    print(json.dumps(res["summary"], indent=2))
     return 0
 
 

@@ -58,7 +58,8 @@ def _labels(seed0: int, n: int) -> torch.Tensor:
     return torch.tensor([list(sample_identity(seed0 + i).labels().values()) for i in range(n)])
 
 
-def _loop(model, loss_fn, n_items: int, steps: int, batch: int, lr: float, gen: torch.Generator) -> None:
+def train_loop(model, loss_fn, n_items: int, steps: int, batch: int, lr: float, gen: torch.Generator) -> None:
+    """AdamW + one-cycle schedule; each step draws `batch` item indices [batch] from `gen` for `loss_fn`."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     model.train()
@@ -88,7 +89,7 @@ def train_frame_probes(cfg: TrainConfig, gen: torch.Generator) -> tuple[FaceStat
 
     state = FaceStateNet()
     t0 = time.perf_counter()
-    _loop(state, lambda i: (((state(degrade(xtr[i], gen)) - ytr[i]) / state.scale) ** 2 * _STATE_W).mean(),
+    train_loop(state, lambda i: (((state(degrade(xtr[i], gen)) - ytr[i]) / state.scale) ** 2 * _STATE_W).mean(),
           len(xtr), cfg.frame_steps, cfg.batch, cfg.lr, gen)
     pred = _batched(state, xva)
     report["face_state"] = {
@@ -106,7 +107,7 @@ def train_frame_probes(cfg: TrainConfig, gen: torch.Generator) -> tuple[FaceStat
         out = ident.traits(degrade(itr[i], gen))
         return sum(F.cross_entropy(out[k], ltr[i, j]) for j, k in enumerate(names)) / len(names)
 
-    _loop(ident, id_loss, len(xtr), cfg.id_steps, cfg.batch, cfg.lr, gen)
+    train_loop(ident, id_loss, len(xtr), cfg.id_steps, cfg.batch, cfg.lr, gen)
     with torch.no_grad():
         logits = {k: _batched(lambda x, k=k: ident.traits(x)[k], iva) for k in names}
         emb = _batched(ident, iva)
@@ -167,7 +168,7 @@ def train_motion_probe(cfg: TrainConfig, state_net: FaceStateNet, noise: np.ndar
                 xi[use] = xr[i[use]] + torch.randn(xr[i[use]].shape, generator=gen) * sigma * 0.2
         return F.cross_entropy(net(xi), y[i])
 
-    _loop(net, loss, len(x), cfg.motion_steps, 64, cfg.lr, gen)
+    train_loop(net, loss, len(x), cfg.motion_steps, 64, cfg.lr, gen)
     train_s = time.perf_counter() - t0
     correct, confusion = 0, np.zeros((len(MOTIONS), len(MOTIONS)), int)
     for i in range(cfg.n_motion_val):
