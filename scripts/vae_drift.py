@@ -1,6 +1,6 @@
 """Where the tiny VAE loses quality on long clips: encoder or decoder (numbers in docs/vae.md, "Known limit").
 
-    python scripts/vae_drift.py --data /path/world_eval [--clips 6] [--threads 2]
+    python scripts/vae_drift.py --data /path/world_eval [--clips 6] [--threads 2] [--vae V] [--fast F]
 
 Prints PSNR over pixel frames 0–32 / 33–64 / 65–96 for (1) the whole clip through the continuous encoder and
 decoder, (2) each 33-frame window encoded on its own (like the DiT data) with the latents concatenated and decoded
@@ -31,9 +31,11 @@ def main() -> None:
     ap.add_argument("--data", required=True, help="world folder with 8 s clips (≥ 125 frames)")
     ap.add_argument("--clips", type=int, default=6)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--vae", default=None, help="tiny VAE checkpoint (default: the shipped one)")
+    ap.add_argument("--fast", default=None, help="fast decoder checkpoint (default: the shipped one)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    vae, fast = load_tiny_vae(), load_tiny_fast_decoder()
+    vae, fast = load_tiny_vae(args.vae), load_tiny_fast_decoder(args.fast)
     ref = TalkingHeadDataset(args.data)
     ranges = [(0, 33), (33, 65), (65, 97)]
     rows = {"continuous encode + decode": [], "windowed encode, VAE decoder": [], "windowed encode, fast decoder": []}

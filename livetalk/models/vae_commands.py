@@ -30,6 +30,9 @@ def register(subparsers) -> None:
                    help="fast-decoder: weight of the ground-truth loss next to the teacher-decode loss (default 0.1)")
     p.add_argument("--decoder-only", action="store_true",
                    help="vae: fine-tune only the decoder of --init (encoder and latent normalisation frozen)")
+    p.add_argument("--device", default="cpu", help="vae: training device (cpu, cuda)")
+    p.add_argument("--mouth-weight", type=float, default=0.0,
+                   help="vae: extra reconstruction weight on the mouth region (VAETrainConfig.mouth_box)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_train)
 
@@ -59,7 +62,8 @@ def _train(args: argparse.Namespace) -> int:
         cfg = VAETrainConfig(data=args.data, heldout_data=args.heldout_data, init=args.init,
                              minutes=args.minutes or 20.0, max_steps=args.max_steps, batch=args.batch,
                              image_steps=args.image_steps, image_batch=args.image_batch, crop=args.crop,
-                             threads=args.threads, seed=args.seed, decoder_only=args.decoder_only)
+                             threads=args.threads, seed=args.seed, decoder_only=args.decoder_only,
+                             mouth_weight=args.mouth_weight, device=args.device)
         _apply_common(cfg, args)
         train_vae(cfg, log=lambda s: print(s, flush=True))
     else:

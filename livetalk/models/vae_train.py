@@ -41,11 +41,15 @@ class VAETrainConfig:
     lr: float = 4e-4
     kl_weight: float = 1e-5
     threads: int = 1
+    device: str = "cpu"  # training device ("cuda" on a GPU); data are drawn on the CPU and moved per step
     seed: int = 0
     stat_clips: int = 32
     heldout_clips: int = 16
     log_every: int = 20
     save_every_min: float = 5.0
+    mouth_weight: float = 0.0  # extra reconstruction weight inside `mouth_box` (0 = plain loss): the mouth is ~7 %
+    # of a world frame, so a plain loss lets the latents drop it (lip sync then cannot be learned from them)
+    mouth_box: tuple[float, float, float, float] = (0.52, 0.75, 0.30, 0.70)  # top, bottom, left, right (fractions)
     decoder_only: bool = False  # freeze the encoder and the latent normalisation of `init` (keeps its latent space,
     # so latents already encoded with `init` stay valid: fine-tune the decoder while the DiTs train on them)
 
@@ -63,7 +67,7 @@ def latent_stats(vae: WanVAE, source, n_clips: int, frames: int, seed: int) -> t
     mus = []
     for i in range(0, n_clips, 4):
         x = source.sample(min(4, n_clips - i), frames, g)
-        mu, _ = vae.encode_moments(x)
+        mu, _ = vae.encode_moments(x.to(vae.device))
         mus.append(mu.transpose(0, 2).reshape(vae.z_dim, -1))  # [B, F, C, h, w] -> [C, F, B, h, w] -> [C, N]
     m = torch.cat(mus, 1)
     return m.mean(1), m.std(1).clamp(min=1e-4)
@@ -72,7 +76,7 @@ def latent_stats(vae: WanVAE, source, n_clips: int, frames: int, seed: int) -> t
 @torch.no_grad()
 def heldout_psnr(vae: WanVAE, clips: torch.Tensor) -> float:
     """Mean per-clip PSNR (dB) of encode → decode on `clips` `[B, T, 3, H, W]`."""
-    recs = [vae.decode(vae.encode(clips[i : i + 4])) for i in range(0, clips.shape[0], 4)]
+    recs = [vae.decode(vae.encode(clips[i : i + 4].to(vae.device))).cpu() for i in range(0, clips.shape[0], 4)]
     return psnr_per_clip(torch.cat(recs), clips)
 
 
@@ -99,6 +103,23 @@ def decoder_parameters(vae: WanVAE) -> list[torch.nn.Parameter]:
     return list(vae.model.post_quant_conv.parameters()) + list(vae.model.decoder.parameters())
 
 
+def region_weights(size: int, box: tuple[float, float, float, float], weight: float) -> torch.Tensor:
+    """Per-pixel loss weights `[size, size]`: 1 everywhere, 1 + weight inside the box (fractions of the frame
+    size: top, bottom, left, right; the world's mouth spans rows 34–46 and columns 20–43 of 64)."""
+    top, bottom, left, right = (round(f * size) for f in box)
+    w = torch.ones(size, size)
+    w[top:bottom, left:right] += weight
+    return w
+
+
+def weighted_reconstruction(y: torch.Tensor, x: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+    """L1 + L2 of `y − x` `[B, T, 3, H, W]`, averaged with per-pixel weights `w` `[H, W]` (plain mean if None)."""
+    err = (y - x).abs() + (y - x) ** 2
+    if w is None:
+        return err.mean()
+    return (err * w).mean() / w.mean()
+
+
 def train_vae(cfg: VAETrainConfig, log=print) -> dict:
     """Run training for `cfg.minutes` (or `cfg.max_steps`); write the checkpoint to `cfg.out`; return a summary."""
     torch.set_num_threads(cfg.threads)
@@ -106,7 +127,7 @@ def train_vae(cfg: VAETrainConfig, log=print) -> dict:
     if cfg.decoder_only and not cfg.init:
         raise ValueError("decoder_only fine-tunes the decoder of an existing VAE: pass init")
     source = make_source(cfg.data, cfg.size)
-    vae = load_tiny_vae(cfg.init) if cfg.init else build_tiny_vae()
+    vae = load_tiny_vae(cfg.init, device=cfg.device) if cfg.init else build_tiny_vae(device=cfg.device)
     vae.train()
     trainable = decoder_parameters(vae) if cfg.decoder_only else list(vae.parameters())
     if cfg.decoder_only:
@@ -115,6 +136,7 @@ def train_vae(cfg: VAETrainConfig, log=print) -> dict:
             p.requires_grad_(True)
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=0.0, betas=(0.9, 0.99))
     g = torch.Generator().manual_seed(cfg.seed)
+    wmap = region_weights(cfg.size, cfg.mouth_box, cfg.mouth_weight).to(cfg.device) if cfg.mouth_weight else None
     t0 = last_save = time.time()
     budget = cfg.minutes * 60
     step, ema = 0, None
@@ -126,14 +148,17 @@ def train_vae(cfg: VAETrainConfig, log=print) -> dict:
             x = source.sample(cfg.image_batch, 1, g)
         else:
             x = source.sample(cfg.batch, cfg.frames, g)
+        w = wmap
         if cfg.crop and cfg.crop < cfg.size and progress < cfg.full_size_from:
             i, j = (int(v) for v in torch.randint(cfg.size - cfg.crop + 1, (2,), generator=g))
             x = x[..., i : i + cfg.crop, j : j + cfg.crop]
+            w = None if wmap is None else wmap[i : i + cfg.crop, j : j + cfg.crop]
+        x = x.to(cfg.device)
         with torch.set_grad_enabled(not cfg.decoder_only):
             mu, logvar = vae.encode_moments(x)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=g)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=g).to(mu.device)
         y = vae.decode_raw(z)
-        rec = (y - x).abs().mean() + ((y - x) ** 2).mean()
+        rec = weighted_reconstruction(y, x, w)
         kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).mean()
         loss = rec + cfg.kl_weight * kl
         opt.zero_grad(set_to_none=True)

@@ -10,13 +10,7 @@ from livetalk.models.vae_tiny import load_tiny_fast_decoder, load_tiny_vae
 from livetalk.models.vae_toy_data import ToyFaceSource, make_source
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Conv3d on a shared 2-core box is far faster single-threaded (no OpenMP oversubscription)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/models/conftest.py
 
 
 class _Fixed:
@@ -77,3 +71,32 @@ def test_decoder_only_keeps_the_latent_space(tmp_path):
     assert a.model.config.latents_std == b.model.config.latents_std
     with pytest.raises(ValueError, match="init"):
         train_vae(VAETrainConfig(out=tuned, decoder_only=True, max_steps=1), log=lambda *_: None)
+
+
+def test_mouth_weighted_reconstruction_covers_the_rendered_mouth():
+    """The default mouth box holds the pixels that opening the mouth changes on world faces, and the weighted
+    loss equals the plain one without weights and counts an error inside the box (1 + weight)× more."""
+    import numpy as np
+
+    from livetalk.data.identity import sample_identity
+    from livetalk.data.render import render_frames
+    from livetalk.eval.probe_data import random_states
+    from livetalk.models.vae_train import region_weights, weighted_reconstruction
+
+    w = region_weights(64, VAETrainConfig.mouth_box, 9.0)
+    rng = np.random.default_rng(0)
+    st = random_states(rng, 16)
+    st.mouth_open[:] = 0.0
+    closed = render_frames(sample_identity(123), st, 64).astype(np.float32)
+    st.mouth_open[:] = 1.0
+    opened = render_frames(sample_identity(123), st, 64).astype(np.float32)
+    change = torch.from_numpy(np.abs(opened - closed).mean(axis=(0, 3)))
+    assert float(change[w > 1].sum() / change.sum()) > 0.9
+
+    x, y = torch.zeros(1, 1, 3, 64, 64), torch.rand(1, 1, 3, 64, 64)
+    assert torch.allclose(weighted_reconstruction(y, x, None), weighted_reconstruction(y, x, torch.ones(64, 64)))
+    inside, outside = torch.zeros_like(x), torch.zeros_like(x)
+    inside[..., 40, 32] = 1.0
+    outside[..., 5, 5] = 1.0
+    ratio = weighted_reconstruction(inside, x, w) / weighted_reconstruction(outside, x, w)
+    assert torch.isclose(ratio, torch.tensor(10.0))
