@@ -47,21 +47,26 @@ def build_thinker(args: argparse.Namespace):
         stt=args.stt, stt_base_url=args.stt_url, stt_model=args.stt_model))
 
 
-def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+def _performer_from_args(args: argparse.Namespace, command: str, **opts):
+    """The performer named by --performer with --size / --random-weights; a clear exit when it cannot be built."""
     from .performers import build_performer
-    from .server import create_app
 
-    opts = {"device": args.device}
     if args.size is not None:
         opts["size"] = args.size
     if args.random_weights:
         opts["random_weights"] = True
     try:
-        performer = build_performer(args.performer, **opts)
+        return build_performer(args.performer, **opts)
     except (ValueError, RuntimeError, FileNotFoundError, ImportError) as err:
-        raise SystemExit(f"livetalk serve: cannot build the {args.performer!r} performer: {err}") from None
+        raise SystemExit(f"livetalk {command}: cannot build the {args.performer!r} performer: {err}") from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .server import create_app
+
+    performer = _performer_from_args(args, "serve", device=args.device)
     app = create_app(performer, build_thinker(args), max_sessions=args.max_sessions, lead_s=args.lead_s,
                      performer_name=args.performer)
     print(f"[livetalk] serving on http://{args.host}:{args.port}  performer={args.performer} "
@@ -73,20 +78,11 @@ def _serve(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from .loadtest import run_load_test
     from .offline_thinker import OfflineThinker
-    from .performers import build_performer
     from .server import BackgroundServer, create_app
 
     if not (1 <= args.sessions <= 64 and 0 < args.seconds <= 60):
         raise SystemExit("bench system: --sessions must be 1..64 and --seconds 0..60 (the test is bounded)")
-    opts = {"delay_s": args.delay_s}
-    if args.size is not None:
-        opts["size"] = args.size
-    if args.random_weights:
-        opts["random_weights"] = True
-    try:
-        performer = build_performer(args.performer, **opts)
-    except (ValueError, RuntimeError, FileNotFoundError, ImportError) as err:
-        raise SystemExit(f"livetalk bench system: cannot build the {args.performer!r} performer: {err}") from None
+    performer = _performer_from_args(args, "bench system", delay_s=args.delay_s)
     app = create_app(performer, OfflineThinker(), max_sessions=args.max_sessions, lead_s=args.lead_s,
                      performer_name=args.performer)
     with BackgroundServer(app) as srv:

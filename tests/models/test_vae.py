@@ -5,15 +5,11 @@ import torch
 
 from livetalk.models.vae import WAN21_LATENTS_MEAN, WAN21_LATENTS_STD, WanVAE, latent_frames, pixel_frames
 
+from .vae_streaming import decode_in_blocks
+
 TINY = dict(base_dim=8, num_res_blocks=1)
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Conv3d on a shared 2-core box is far faster single-threaded (no OpenMP oversubscription)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/models/conftest.py
 
 
 
@@ -70,13 +66,7 @@ def test_streaming_decode_equals_full_decode(vae, blocks):
     full = vae.decode(z)
     assert full.shape[1] == pixel_frames(sum(blocks))
     dec = vae.stream_decoder()
-    outs, s = [], 0
-    for i, n in enumerate(blocks):
-        out = dec.decode_block(z[:, s : s + n])
-        assert out.shape[1] == (1 + 4 * (n - 1) if i == 0 else 4 * n)
-        outs.append(out)
-        s += n
-    assert (torch.cat(outs, 1) - full).abs().max().item() < 1e-4
+    assert (decode_in_blocks(dec, z, blocks) - full).abs().max().item() < 1e-4
     # the stream's cache is private: an encode in between does not disturb a second stream
     dec2 = vae.stream_decoder()
     a = dec2.decode_block(z[:, :3])

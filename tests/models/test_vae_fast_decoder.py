@@ -6,15 +6,11 @@ import torch
 from livetalk.models.vae_convert import KeyLayoutError
 from livetalk.models.vae_fast_decoder import FULL_FAST_DECODER, FastDecoder, FastDecoderConfig
 
+from .vae_streaming import decode_in_blocks
+
 SMALL = FastDecoderConfig(channels=(16, 12, 8, 8), blocks=1)
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Conv3d on a shared 2-core box is far faster single-threaded (no OpenMP oversubscription)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/models/conftest.py
 
 
 
@@ -38,13 +34,7 @@ def test_streaming_equals_full(model, blocks):
     z = torch.randn(1, sum(blocks), 16, 2, 2)
     full = model.decode(z)
     dec = model.stream_decoder()
-    outs, s = [], 0
-    for i, n in enumerate(blocks):
-        out = dec.decode_block(z[:, s : s + n])
-        assert out.shape[1] == (1 + 4 * (n - 1) if i == 0 else 4 * n)
-        outs.append(out)
-        s += n
-    assert (torch.cat(outs, 1) - full).abs().max().item() < 1e-5
+    assert (decode_in_blocks(dec, z, blocks) - full).abs().max().item() < 1e-5
 
 
 @torch.no_grad()

@@ -16,13 +16,7 @@ VAE_LATE_MIN_PSNR_DB = 16.5  # measured 18.0 (pixel frames 9..20)
 FAST_VS_VAE_MIN_PSNR_DB = 20.0  # measured 21.6 (fast decoder vs the VAE decoder)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Conv3d on a shared 2-core box is far faster single-threaded (no OpenMP oversubscription)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/models/conftest.py
 
 
 

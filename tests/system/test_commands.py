@@ -54,3 +54,12 @@ def test_livetalk_serve_starts_and_serves_the_page():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_unknown_performer_is_a_clear_exit_for_serve_and_bench():
+    from livetalk.cli import main
+
+    with pytest.raises(SystemExit, match="livetalk serve: cannot build the 'nope' performer: unknown performer"):
+        main(["serve", "--performer", "nope", "--port", "0"])
+    with pytest.raises(SystemExit, match="livetalk bench system: cannot build the 'nope' performer"):
+        main(["bench", "system", "--performer", "nope", "--sessions", "1", "--seconds", "1"])
