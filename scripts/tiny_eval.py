@@ -14,13 +14,13 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from livetalk.data.dataset import TalkingHeadDataset
 from livetalk.data.media import write_video
 from livetalk.eval.evaluate import evaluate_dirs
-from livetalk.eval.latent_probes import evaluate_latents
+from livetalk.eval.latent_probes import evaluate_latents, load_latent_file
+from livetalk.models.vae import frames_to_video, video_to_frames
 from livetalk.models.vae_tiny import load_tiny_vae
 
 COLUMNS = [("fd_frames", "FD frames ↓"), ("fd_clips", "FD clips ↓"), ("sync_corr", "lip corr ↑"),
@@ -32,10 +32,6 @@ LATENT_COLUMNS = [("sync_corr", "lip corr (latent) ↑"), ("sync_corr_mismatched
                   ("sync_offset_abs_mean", "|offset| (latent) ↓"), ("text_accuracy", "text acc (latent) ↑")]
 
 
-def to_frames(video: torch.Tensor) -> np.ndarray:
-    return ((video.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-
-
 @torch.no_grad()
 def decode_model(vae, data: dict, ref: TalkingHeadDataset, out_dir: Path) -> None:
     """Latent file contents `{"latents": [N, F, 16, h, w], "ids": [N]}` → one mp4 per clip with its audio."""
@@ -43,7 +39,7 @@ def decode_model(vae, data: dict, ref: TalkingHeadDataset, out_dir: Path) -> Non
     index = {cid: i for i, cid in enumerate(ref.ids())}
     for lat, wid in zip(data["latents"], data["ids"]):
         cid = wid.split("#")[0]
-        frames = to_frames(vae.decode(lat[None].float())[0])
+        frames = video_to_frames(vae.decode(lat[None].float())[0])
         audio = ref[index[cid]].audio[: len(frames) * 1000]
         write_video(out_dir / f"{cid}.mp4", frames, audio=audio)
 
@@ -55,9 +51,7 @@ def vae_ceiling(vae, ref: TalkingHeadDataset, ids: list[str], n_frames: int, out
     index = {cid: i for i, cid in enumerate(ref.ids())}
     for cid in ids:
         s = ref[index[cid]]
-        frames = np.array(s.frames[:n_frames], copy=True)
-        video = torch.from_numpy(frames).float().div(127.5).sub(1).permute(0, 3, 1, 2)[None]
-        frames = to_frames(vae.decode(vae.encode(video))[0])
+        frames = video_to_frames(vae.decode(vae.encode(frames_to_video(s.frames[:n_frames])))[0])
         write_video(out_dir / f"{cid}.mp4", frames, audio=s.audio[: len(frames) * 1000])
 
 
@@ -102,12 +96,17 @@ def main() -> None:
         vae_ceiling(vae, ref, ids, n_frames, videos / "vae-ceiling")
         results["vae-ceiling"] = evaluate_dirs(videos / "vae-ceiling", args.reference)["summary"]
     Path(args.out).write_text(json.dumps(results, indent=2))
-    header = "| model | NFE / clip | " + " | ".join(c for _, c in COLUMNS) + " |"
-    lines = [header, "|" + "---|" * (len(COLUMNS) + 2)]
-    for name, r in results.items():
-        cells = [f"{r[k]:.3g}" if isinstance(r.get(k), float) else "–" for k, _ in COLUMNS]
-        lines.append(f"| {name} | {r.get('nfe_per_clip', '–')} | " + " | ".join(cells) + " |")
-    print("\n".join(lines))
+    print(model_table(results, [("nfe_per_clip", "NFE / clip")] + COLUMNS))
+
+
+def model_table(rows: dict[str, dict], columns: list[tuple[str, str]]) -> str:
+    """Markdown table, one row per model: floats to 3 significant digits, other values as they are, '–' if absent."""
+    def cell(v) -> str:
+        return f"{v:.3g}" if isinstance(v, float) else "–" if v is None else str(v)
+
+    lines = ["| model | " + " | ".join(c for _, c in columns) + " |", "|" + "---|" * (len(columns) + 1)]
+    lines += [f"| {name} | " + " | ".join(cell(r.get(k)) for k, _ in columns) + " |" for name, r in rows.items()]
+    return "\n".join(lines)
 
 
 def latent_scores(args, run: Path) -> None:
@@ -120,15 +119,11 @@ def latent_scores(args, run: Path) -> None:
     for name, path in files.items():
         if args.models is not None and name not in args.models:
             continue
-        data = torch.load(path, weights_only=False)
-        results.setdefault(name, {})["latent"] = evaluate_latents(data["latents"].float(), list(data["ids"]), args.reference)["summary"]
+        latents, ids = load_latent_file(path)
+        results.setdefault(name, {})["latent"] = evaluate_latents(latents, ids, args.reference)["summary"]
         print(json.dumps({name: results[name]["latent"]}), flush=True)
     Path(args.out).write_text(json.dumps(results, indent=2))
-    lines = ["| model | " + " | ".join(c for _, c in LATENT_COLUMNS) + " |", "|" + "---|" * (len(LATENT_COLUMNS) + 1)]
-    for name, r in results.items():
-        lat = r.get("latent", {})
-        lines.append(f"| {name} | " + " | ".join(f"{lat[k]:.3g}" if k in lat else "–" for k, _ in LATENT_COLUMNS) + " |")
-    print("\n".join(lines))
+    print(model_table({name: r.get("latent", {}) for name, r in results.items()}, LATENT_COLUMNS))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from livetalk.data.dataset import TalkingHeadDataset
+from livetalk.models.vae import frames_to_video
 from livetalk.models.vae_metrics import psnr as _psnr
 from livetalk.models.vae_tiny import load_tiny_fast_decoder, load_tiny_vae
 
@@ -41,8 +42,7 @@ def main() -> None:
     rows = {"continuous encode + decode": [], "windowed encode, VAE decoder": [], "windowed encode, fast decoder": []}
     late = {"fresh encode + decode": [], "continuous latents, fresh decoder": []}
     for i in range(args.clips):
-        v = torch.from_numpy(np.array(ref[i].frames[:125], copy=True)).float().div(127.5).sub(1)
-        v = v.permute(0, 3, 1, 2)[None]  # [1, 125, 3, 64, 64]
+        v = frames_to_video(ref[i].frames[:125])  # [1, 125, 3, 64, 64]
         z_cont = vae.encode(v)
         w = v[:, :97]
         zs = [vae.encode(w[:, 32 * k : 32 * k + 33]) for k in range(3)]

@@ -21,6 +21,7 @@ from livetalk.data.dataset import TalkingHeadDataset
 from livetalk.eval import features as feat
 from livetalk.eval.metrics.lipsync import lagged_corr
 from livetalk.eval.metrics.fidelity import psnr
+from livetalk.models.vae import frames_to_video, video_to_frames
 from livetalk.models.vae_tiny import load_tiny_vae
 from livetalk.models.vae_train import VAETrainConfig, region_weights
 
@@ -33,9 +34,7 @@ def score(vae_path: str, ds: TalkingHeadDataset, start: int, n: int, frames: int
     for i in range(n):
         s = ds[i]
         gt = np.array(s.frames[start:start + frames], copy=True)
-        x = torch.from_numpy(gt).float().div(127.5).sub(1).permute(0, 3, 1, 2)[None]
-        y = vae.decode(vae.encode(x))[0]
-        rec = ((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+        rec = video_to_frames(vae.decode(vae.encode(frames_to_video(gt)))[0])
         p_all.append(float(psnr(rec, gt).mean()))
         m = box[None, :, :, None].numpy()
         err = ((rec.astype(np.float64) - gt) ** 2)[np.broadcast_to(m, rec.shape)].mean()

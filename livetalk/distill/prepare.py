@@ -21,15 +21,11 @@ import torch
 from tqdm import tqdm
 
 from ..models.dit import pack_audio_frames
+from ..models.vae import frames_to_video
 from .curation import degrade_reference, motion_focused_prompt, repair_reference
 
 NEGATIVE_PROMPT = "static frozen face, blurry, distorted, artifacts, flicker, closed mouth, dark, low quality"
 _KINDS = ("blur", "dark", "lowres")
-
-
-def _to_video_tensor(frames: np.ndarray) -> torch.Tensor:
-    """uint8 [T, H, W, 3] → float [1, T, 3, H, W] in [-1, 1]."""
-    return torch.from_numpy(np.array(frames, copy=True)).float().div(127.5).sub(1).permute(0, 3, 1, 2)[None]
 
 
 def raw_reference(reference: np.ndarray, index: int, degrade: float) -> np.ndarray:
@@ -122,9 +118,9 @@ def prepare_latents(
         conds = {}
         for v in variants:
             img, prompt = _variant_conditions(s.reference, s.prompt, i, v, degrade, actions)
-            conds[v] = (vae.encode(_to_video_tensor(img[None]))[0, 0], prompt)
+            conds[v] = (vae.encode(frames_to_video(img[None]))[0, 0], prompt)
         for w, p0 in enumerate(starts):
-            lat.append(vae.encode(_to_video_tensor(s.frames[p0 : p0 + n_pix]))[0])  # [F, 16, h, w]
+            lat.append(vae.encode(frames_to_video(s.frames[p0 : p0 + n_pix]))[0])  # [F, 16, h, w]
             feats = audio_enc.encode(s.audio[p0 * 1000 : (p0 + n_pix) * 1000], num_frames=n_pix)[None]
             aud.append(pack_audio_frames(feats)[0])
             ids.append(f"{s.id}#{w}")

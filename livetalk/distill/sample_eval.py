@@ -21,9 +21,10 @@ from tqdm import tqdm
 
 from ..models.checkpoint import load_dit
 from ..models.dit import pack_audio_frames
+from ..models.vae import frames_to_video, video_to_frames
 from .batch import TrainBatch
 from .curation import motion_focused_prompt
-from .prepare import NEGATIVE_PROMPT, _to_video_tensor
+from .prepare import NEGATIVE_PROMPT
 from .teacher import sample_teacher, teacher_nfe
 
 
@@ -83,7 +84,7 @@ def generate_clips(
             blocks = -(-lat_frames // 3)
             nfe = blocks * 4  # denoising evaluations per clip (+ the cache-refresh pass per block)
         elif role == "teacher":
-            ref = vae.encode(_to_video_tensor(s.reference[None]))[:, 0]
+            ref = vae.encode(frames_to_video(s.reference[None]))[:, 0]
             feats = audio_enc.encode(audio, num_frames=num_frames)[None]
             batch = TrainBatch(
                 latents=torch.zeros(1, lat_frames, 16, *ref.shape[-2:]), ref=ref,
@@ -93,8 +94,7 @@ def generate_clips(
             g = torch.Generator().manual_seed(seed + i)
             x0, _ = sample_teacher(dit, batch, steps=teacher_steps, text_scale=text_scale, audio_scale=audio_scale,
                                    generator=g)
-            video = vae.decode(x0)[0]
-            frames = ((video.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+            frames = video_to_frames(vae.decode(x0)[0])
             nfe = teacher_nfe(teacher_steps, text_scale, audio_scale)
         else:
             raise ValueError(f"role must be student or teacher, got {role!r}")

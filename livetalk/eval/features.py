@@ -57,7 +57,11 @@ def windows(n: int, size: int = MOTION_WINDOW) -> list[slice]:
 
 def motion_logits(states: np.ndarray, weights: Path = WEIGHTS_DIR) -> np.ndarray:
     """Face-state sequence [T, 7] → motion logits float64 [len(MOTIONS)] (mean over 3 s windows)."""
-    net = load_probe("motion", weights)
+    return windowed_motion_logits(load_probe("motion", weights), states)
+
+
+def windowed_motion_logits(net, states: np.ndarray) -> np.ndarray:
+    """`net` (a MotionNet) over the 3 s windows of a face-state sequence [T, 7]; mean logits float64 [len(MOTIONS)]."""
     s = torch.from_numpy(np.asarray(states, np.float32))
     with torch.no_grad():
         logits = [net(s[w][None])[0].numpy() for w in windows(len(s))]

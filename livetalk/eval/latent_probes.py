@@ -28,18 +28,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.motion import MOTIONS
-from .features import windows
+from ..models.vae import pixel_frames
+from .features import windowed_motion_logits
 from .metrics.lipsync import lagged_corr, lip_sync
 from .probes import STATE_KEYS, STATE_SCALE, WEIGHTS_DIR, MotionNet
 from .train import train_loop
 
 LATENT_WEIGHTS_DIR = WEIGHTS_DIR / "latent"
 _STATE_W = torch.tensor([3.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0])  # mouth first: it is what lip sync reads
-
-
-def pixel_frames(latent_frames: int) -> int:
-    """Pixel frames covered by `latent_frames` causal-VAE latent frames: 4·(F − 1) + 1."""
-    return 4 * (latent_frames - 1) + 1
 
 
 class LatentStateNet(nn.Module):
@@ -236,13 +232,12 @@ def evaluate_readouts(pred: np.ndarray, states: np.ndarray, labels: np.ndarray, 
     mouth track (a model that ignores the audio scores this)."""
     mouth = STATE_KEYS.index("mouth_open")
     clips, n = [], len(pred)
+    t = min(pred.shape[1], states.shape[1])
     for i in range(n):
-        t = min(pred.shape[1], states.shape[1])
         g, r = np.clip(pred[i, :t, mouth], 0, 1), states[i, :t, mouth]
         m = lip_sync(g, r, max_lag)
         m["sync_corr_mismatched"] = lagged_corr(g, states[(i + 1) % n, :t, mouth], 0) if n > 1 else 0.0
-        s = torch.from_numpy(np.asarray(pred[i], np.float32))
-        logits = torch.stack([motion(s[w][None])[0] for w in windows(len(s))]).mean(0)
+        logits = windowed_motion_logits(motion, pred[i])
         m["motion_pred"], m["motion_target"] = MOTIONS[int(logits.argmax())], MOTIONS[int(labels[i])]
         m["motion_correct"] = float(m["motion_pred"] == m["motion_target"])
         clips.append(m)

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -33,6 +34,19 @@ WAN21_CONFIG: dict[str, Any] = dict(
     temperal_downsample=[False, True, True], dropout=0.0,
     latents_mean=WAN21_LATENTS_MEAN, latents_std=WAN21_LATENTS_STD,
 )
+
+
+def frames_to_video(frames) -> torch.Tensor:
+    """uint8 frames `[T, H, W, 3]` (numpy array or tensor; copied) → float32 video `[1, T, 3, H, W]` in [-1, 1],
+    the layout `WanVAE.encode` takes."""
+    x = frames if isinstance(frames, torch.Tensor) else torch.from_numpy(np.array(frames, copy=True))
+    return x.float().div(127.5).sub(1).permute(0, 3, 1, 2)[None]
+
+
+def video_to_frames(video: torch.Tensor) -> np.ndarray:
+    """Video `[T, 3, H, W]` in [-1, 1] (any float dtype or device) → uint8 frames `[T, H, W, 3]` on the CPU
+    (clamped, rounded): the inverse of `frames_to_video` for one clip."""
+    return ((video.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
 def pixel_frames(latent_frames: int) -> int:

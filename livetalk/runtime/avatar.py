@@ -27,6 +27,7 @@ from ..diffusion.block_sampler import BlockConditions, denoise_block, refresh_ca
 from ..diffusion.schedule import FlowMatchSchedule
 from ..distill.batch import make_cond
 from ..models.dit import WanDiT, pack_audio_frames
+from ..models.vae import frames_to_video, video_to_frames
 from .performer import AVChunk
 
 SAMPLE_RATE = 16000
@@ -108,7 +109,7 @@ class AvatarSession:
         self.schedule = FlowMatchSchedule(cfg.steps, cfg.shift)
         self.generator = torch.Generator(device=models.device).manual_seed(cfg.seed)
         self.reference = center_square(reference_image, cfg.size)
-        ref = torch.from_numpy(self.reference.copy()).float().div(127.5).sub(1).permute(2, 0, 1)[None, None]
+        ref = frames_to_video(self.reference[None])  # [1, 1, 3, H, W]
         with torch.no_grad():
             self.ref_latent = models.vae.encode(ref.to(models.device))[:, 0].to(dit.dtype)  # [1, 16, h, w]
         lat = self.ref_latent.shape[-2:]
@@ -222,8 +223,7 @@ class AvatarSession:
         t0 = time.perf_counter()
         with torch.inference_mode():
             video = self.decoder.decode_block(latents)  # [1, T, 3, H, W] in [-1, 1]
-        frames = ((video[0].float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-        return frames, time.perf_counter() - t0
+        return video_to_frames(video[0]), time.perf_counter() - t0
 
     def next_chunk(self) -> AVChunk:
         latents, audio, p0, stats = self.denoise_next()

@@ -10,12 +10,14 @@ import pytest
 import torch
 
 from livetalk.data.clip import ClipConfig
+from livetalk.data.dataset import TalkingHeadDataset
 from livetalk.data.synth import synth_dataset
 from livetalk.eval.latent_probes import (
     LatentProbeConfig, LatentStateNet, evaluate_latents, load_latent_file, load_latent_probes, pixel_frames,
     read_states, train_latent_probes, window_targets,
 )
 from livetalk.eval.probes import STATE_KEYS
+from livetalk.models.vae import frames_to_video
 from livetalk.models.vae_tiny import load_tiny_vae
 
 N_CLIPS, N_PIX = 8, 77  # 8 held-out clips, pixel frames 0–76 = 20 latent frames encoded as one stream
@@ -27,14 +29,10 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("latent_world")
     synth_dataset(root, N_CLIPS, ClipConfig(duration_s=5.0), start_seed=900_400)
     ids = [f"{900_400 + i}#0" for i in range(N_CLIPS)]
-    vae = load_tiny_vae()
-    from livetalk.data.dataset import TalkingHeadDataset
-
     ds = TalkingHeadDataset(root)
-    video = torch.stack([torch.from_numpy(np.array(ds[i].frames[:N_PIX])) for i in range(N_CLIPS)])
-    video = video.float().div(127.5).sub(1).permute(0, 1, 4, 2, 3)
+    video = torch.cat([frames_to_video(ds[i].frames[:N_PIX]) for i in range(N_CLIPS)])  # [8, 77, 3, 64, 64]
     with torch.no_grad():
-        latents = vae.encode(video)
+        latents = load_tiny_vae().encode(video)
     return root, latents, ids
 
 
