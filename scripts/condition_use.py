@@ -11,6 +11,7 @@ import json
 
 import torch
 
+from livetalk.distill.config import TrainConfig
 from livetalk.distill.data import LatentClips
 from livetalk.distill.diagnostics import condition_use
 from livetalk.models.checkpoint import load_dit
@@ -24,12 +25,16 @@ def main() -> None:
     ap.add_argument("--preset", default="tiny")
     ap.add_argument("--clips", type=int, default=40)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--box", type=float, nargs=4, default=list(TrainConfig.mouth_box),
+                    metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"), help="latent box also scored alone (the mouth)")
+    ap.add_argument("--causal", action="store_true", help="a block-causal student (3-frame blocks)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     clips = LatentClips.load(f"{args.data}:clean")
     batch = clips.batch(list(range(min(args.clips, len(clips)))))
     model = load_dit(args.checkpoint, preset=args.preset, dtype=torch.float32)
-    print(json.dumps(condition_use(model, batch), indent=2))
+    print(json.dumps(condition_use(model, batch, box=tuple(args.box), causal_block=3 if args.causal else None),
+                     indent=2))
 
 
 if __name__ == "__main__":

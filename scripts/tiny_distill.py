@@ -90,6 +90,9 @@ def main() -> None:
     ap.add_argument("--teacher-init", default="", help="continue the teacher from this checkpoint")
     ap.add_argument("--teacher-lr", type=float, default=3e-4)
     ap.add_argument("--teacher-batch", type=int, default=32)
+    ap.add_argument("--teacher-steps", type=int, default=1200, help="before --scale")
+    ap.add_argument("--mouth-weight", type=float, default=0.0,
+                    help="teacher and ODE stages: extra loss weight on the latent mouth box (TrainConfig.mouth_box)")
     ap.add_argument("--ode-batch", type=int, default=32)
     ap.add_argument("--ode-pairs-clips", type=int, default=0, help="teacher trajectories for this many clips (0 = all)")
     ap.add_argument("--ode-teacher-steps", type=int, default=32)
@@ -107,10 +110,12 @@ def main() -> None:
     path = {k: out / v for k, v in EXPORTS.items()}
     if "teacher" in run:
         stage("teacher", "teacher", out, args.device, data=f"{args.data}:clean", eval_data=f"{args.eval}:clean",
-              init=args.teacher_init, steps=s(1200), batch_size=args.teacher_batch, lr=args.teacher_lr,
+              init=args.teacher_init, steps=s(args.teacher_steps), batch_size=args.teacher_batch, lr=args.teacher_lr,
+              mouth_weight=args.mouth_weight,
               eval_every=s(300), save_every=s(100), **common)
     ode_kw = dict(teacher=path["teacher"], teacher_steps=args.ode_teacher_steps, teacher_text_scale=3.0,
                   teacher_audio_scale=3.0, ode_pairs_clips=args.ode_pairs_clips, batch_size=args.ode_batch, lr=2e-4,
+                  mouth_weight=args.mouth_weight,
                   eval_every=s(75), **common)
     if "ode-converged" in run:
         stage("ode-converged", "ode", out, args.device, data=f"{args.data}:curated", eval_data=f"{args.eval}:curated",

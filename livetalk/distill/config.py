@@ -24,12 +24,15 @@ class ParallelConfig:
 
     strategy: str = "allreduce"  # allreduce (whole models, gradients all-reduced) | fsdp (FSDP2 sharding)
     mixed_precision: str = "fp32"  # fsdp on CUDA only: bf16 = bf16 compute / all-gather, fp32 weights and reduce
+    meta_init: bool = False  # fsdp only: build on the meta device, rank 0 alone reads checkpoints (14B teachers)
 
     def __post_init__(self) -> None:
         if self.strategy not in ("allreduce", "fsdp"):
             raise ValueError(f"parallel.strategy must be allreduce or fsdp, got {self.strategy!r}")
         if self.mixed_precision not in ("fp32", "bf16"):
             raise ValueError(f"parallel.mixed_precision must be fp32 or bf16, got {self.mixed_precision!r}")
+        if self.meta_init and self.strategy != "fsdp":
+            raise ValueError("parallel.meta_init needs parallel.strategy=fsdp (whole models are built on every rank)")
         if self.mixed_precision == "bf16" and self.strategy != "fsdp":
             raise ValueError("parallel.mixed_precision=bf16 needs parallel.strategy=fsdp (or use dtype=bf16)")
 
@@ -68,6 +71,10 @@ class TrainConfig:
     init: str = ""  # checkpoint of the trained model (student init for ode/dmd)
     teacher: str = ""  # real score / ODE-pair teacher
     critic_init: str = ""  # fake score init (default: the teacher)
+    # region-weighted loss (teacher and ODE stages): 1 + mouth_weight inside mouth_box on the latent grid
+    # (top, bottom, left, right as fractions; the synthetic world's mouth: rows 4–5, columns 2–5 of 8)
+    mouth_weight: float = 0.0
+    mouth_box: tuple[float, float, float, float] = (0.52, 0.75, 0.30, 0.70)
     # teacher (stage 0) and ODE pairs (stage 1)
     p_drop_text: float = 0.1
     p_drop_audio: float = 0.1
@@ -94,6 +101,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.stage not in ("teacher", "ode", "dmd"):
             raise ValueError(f"stage must be teacher, ode or dmd, got {self.stage!r}")
+        if self.mouth_weight < 0:
+            raise ValueError(f"mouth_weight must be >= 0, got {self.mouth_weight}")
+        top, bottom, left, right = self.mouth_box
+        if not (0 <= top < bottom <= 1 and 0 <= left < right <= 1):
+            raise ValueError(f"mouth_box must be (top, bottom, left, right) fractions with top < bottom and "
+                             f"left < right, got {self.mouth_box}")
         if self.grad_accum < 1:
             raise ValueError(f"grad_accum must be >= 1, got {self.grad_accum}")
         if self.parallel.mixed_precision == "bf16" and (self.dtype != "fp32" or not self.device.startswith("cuda")):

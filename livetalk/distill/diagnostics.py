@@ -6,6 +6,10 @@
 - the true prompt, another clip's prompt, the negative prompt.
 A model that follows a condition has a clearly lower loss with the true one than with another clip's; equal
 losses mean the condition is ignored (whatever the CFG scale, guidance then has nothing to amplify).
+
+With `box` (top, bottom, left, right fractions of the latent grid, e.g. the world's mouth box) the same losses
+are also reported inside the box only (key "mouth"): the audio acts on the mouth, a few latent positions, so its
+effect on the whole-frame mean is diluted.
 """
 
 from __future__ import annotations
@@ -17,17 +21,19 @@ import torch
 from ..diffusion.schedule import FlowMatchSchedule
 from ..models.dit import WanDiT
 from .batch import TrainBatch, with_reference
-from .teacher import predict_velocity
+from .teacher import predict_velocity, weighted_mse
 
 
 @torch.no_grad()
 def condition_use(model: WanDiT, batch: TrainBatch, timesteps: tuple[float, ...] = (200.0, 500.0, 800.0),
-                  seed: int = 0, causal_block: int | None = None) -> dict:
+                  seed: int = 0, causal_block: int | None = None,
+                  box: tuple[float, float, float, float] | None = None) -> dict:
     """Loss per condition variant and timestep (model timesteps in [0, 1000]), for a bidirectional model
     (`t` [B]) or a block-causal student (`causal_block=3`: the same t for every frame, `t` [B, F]).
 
     Returns {"audio": {"true", "other", "zero"}, "text": {"true", "other", "negative"}} of mean losses over the
-    timesteps, and "per_t" with the same per timestep. Needs a batch of ≥ 2 clips."""
+    timesteps, "per_t" with the same per timestep, and with `box` "mouth" = the first dict inside the box only.
+    Needs a batch of ≥ 2 clips."""
     b = batch.latents.shape[0]
     if b < 2:
         raise ValueError("condition_use needs at least 2 clips (another clip's condition is the control)")
@@ -42,7 +48,13 @@ def condition_use(model: WanDiT, batch: TrainBatch, timesteps: tuple[float, ...]
         ("text", "negative"): replace(batch, context=batch.neg_context),
     }
     g = torch.Generator().manual_seed(seed)
+    mask = None
+    if box is not None:
+        from ..models.vae_train import region_weights
+
+        mask = (region_weights(tuple(batch.latents.shape[-2:]), box, 1.0) - 1).to(batch.latents.device)
     per_t: dict = {}
+    per_t_box: dict = {}
     for tv in timesteps:
         noise = torch.randn(batch.latents.shape, generator=g).to(batch.latents)
         t = torch.full((b,), float(tv), device=batch.latents.device)
@@ -55,10 +67,18 @@ def condition_use(model: WanDiT, batch: TrainBatch, timesteps: tuple[float, ...]
             key = id(vb)
             if key not in cache:
                 v = predict_velocity(model, x_t, tt, vb, **kw)
-                cache[key] = float(((v[:, 1:].float() - target[:, 1:].float()) ** 2).mean())
-            per_t.setdefault(str(tv), {}).setdefault(cond, {})[name] = cache[key]
-    out = {cond: {name: sum(per_t[str(tv)][cond][name] for tv in timesteps) / len(timesteps)
-                  for name in per_t[str(timesteps[0])][cond]} for cond in ("audio", "text")}
+                cache[key] = (float(weighted_mse(v[:, 1:], target[:, 1:])),
+                              float(weighted_mse(v[:, 1:], target[:, 1:], mask)) if mask is not None else None)
+            per_t.setdefault(str(tv), {}).setdefault(cond, {})[name] = cache[key][0]
+            per_t_box.setdefault(str(tv), {}).setdefault(cond, {})[name] = cache[key][1]
+    out = _mean_over_t(per_t, timesteps)
     out["per_t"] = per_t
+    if mask is not None:
+        out["mouth"] = _mean_over_t(per_t_box, timesteps)
     return out
+
+
+def _mean_over_t(per_t: dict, timesteps) -> dict:
+    return {cond: {name: sum(per_t[str(tv)][cond][name] for tv in timesteps) / len(timesteps)
+                   for name in per_t[str(timesteps[0])][cond]} for cond in ("audio", "text")}
 

@@ -18,7 +18,7 @@ Conscious choices (documented in docs/distillation.md):
 
 from __future__ import annotations
 
-import copy
+import copy as _copy
 
 import torch
 import torch.nn.functional as F
@@ -167,10 +167,11 @@ def critic_loss(
 class EMA:
     """Exponential moving average of a model's parameters (fp32 copy), starting at `start_step`."""
 
-    def __init__(self, model: torch.nn.Module, decay: float = 0.99, start_step: int = 200):
+    def __init__(self, model: torch.nn.Module, decay: float = 0.99, start_step: int = 200, copy: bool = True):
+        """`copy=False` adopts `model` itself (already fp32, e.g. loaded separately under meta-device init)."""
         self.decay = decay
         self.start_step = start_step
-        self.model = copy.deepcopy(model).float().eval().requires_grad_(False)
+        self.model = (_copy.deepcopy(model).float() if copy else model).eval().requires_grad_(False)
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module, step: int) -> None:

@@ -10,12 +10,11 @@ context, CausVid / Self-Forcing ODE init), and regresses the clean result:
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..diffusion.schedule import FlowMatchSchedule
 from ..models.dit import WanDiT
 from .batch import TrainBatch
-from .teacher import predict_velocity, sample_teacher
+from .teacher import predict_velocity, sample_teacher, weighted_mse
 
 STUDENT_TIMESTEPS = (1000.0, 936.0, 832.0, 624.0)
 
@@ -50,8 +49,10 @@ def ode_regression_loss(
     block: int = 3,
     timesteps: tuple[float, ...] = STUDENT_TIMESTEPS,
     generator: torch.Generator | None = None,
+    weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Regression loss of the causal student on one batch of trajectories `[S, B, F, 16, h, w]`."""
+    """Regression loss of the causal student on one batch of trajectories `[S, B, F, 16, h, w]` (optional
+    per-position weights `[h, w]`, as in `teacher_loss`)."""
     s, b, f = trajectory.shape[:3]
     if s != len(timesteps) + 1:
         raise ValueError(f"trajectory has {s} states, expected {len(timesteps) + 1}")
@@ -63,4 +64,4 @@ def ode_regression_loss(
     t = torch.tensor(timesteps, device=trajectory.device)[frame_idx]  # [B, F]
     v = predict_velocity(student, x_t, t, batch, causal_block=block)
     x0_pred = schedule.x0_from_velocity(x_t, v, t)
-    return F.mse_loss(x0_pred.float(), trajectory[-1].float())
+    return weighted_mse(x0_pred, trajectory[-1], weights)

@@ -20,8 +20,12 @@ Checkpoints keep the single-process format whatever the strategy: `model_state` 
 CPU tensors to rank 0 (optimizer state keyed by parameter index, as `Optimizer.state_dict()`), and
 `load_model_state` / `load_optim_state` shard a full state again, so a run resumes under either strategy.
 
-Limitation: every rank builds (or loads) each model whole on its device before sharding it — fine for 1.3B
-(~6 GB per fp32 copy), not for the 14B teacher (would need meta-device init and sharded loading).
+Meta-device init (`parallel.meta_init: true`, with `fsdp`): by default every rank builds (or loads) each model
+whole on its device before sharding it — fine for 1.3B (~6 GB per fp32 copy), not for a 14B teacher (56 GB per
+fp32 copy, per rank). With `meta_init` every rank builds the DiT on the meta device (no memory) and shards it;
+only rank 0 reads the checkpoint, on the CPU, and `shard_from_rank0` broadcasts it tensor by tensor, each rank
+keeping its own shard. Device memory per rank is then the shards plus one tensor in flight. (ODE-pair generation
+still loads its teacher whole on each rank: inference only, 28 GB for a 14B teacher in bf16.)
 """
 
 from __future__ import annotations
@@ -128,6 +132,19 @@ def shard_dit(model: nn.Module, mixed_precision: str = "fp32", device: str = "cp
         register_fsdp_forward_method(blk.cross_attn, "context_kv")  # called by `embed_text`, outside forward
         fully_shard(blk, **kw)
     fully_shard(model, **kw)
+    return model
+
+
+def shard_from_rank0(model: nn.Module, load_whole, mixed_precision: str = "fp32", device: str = "cpu") -> nn.Module:
+    """Meta-device init: shard `model` (a `WanDiT` built on the meta device, collective), allocate the shards on
+    `device`, and fill them from `load_whole()` — a callable returning the whole model on the CPU, called on rank 0
+    only — broadcast tensor by tensor. Returns `model`, sharded, with the weights of rank 0's model."""
+    from torch.distributed.checkpoint.state_dict import set_model_state_dict
+
+    shard_dit(model, mixed_precision, device)
+    model.to_empty(device=device)
+    state = load_whole().state_dict() if is_main() else {}
+    set_model_state_dict(model, state, options=_full_options(broadcast_from_rank0=True))
     return model
 
 

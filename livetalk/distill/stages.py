@@ -17,24 +17,29 @@ from pathlib import Path
 import torch
 
 from ..diffusion.schedule import FlowMatchSchedule
-from ..models.checkpoint import load_dit, save_dit
+from ..models.checkpoint import check_layout, load_dit, read_shapes, save_dit
+from ..models.config import get_preset
 from ..models.dit import WanDiT, build_dit
 from .config import TrainConfig
 from .data import LatentClips
 from .dmd import EMA, critic_loss, dmd_generator_loss, self_forcing_rollout
 from .ode import generate_ode_pairs, ode_regression_loss
-from .teacher import teacher_loss
+from .teacher import mouth_weights, teacher_loss
 from . import parallel
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
-def _model(cfg: TrainConfig, path: str, trainable: bool) -> WanDiT:
-    dtype = DTYPES[cfg.dtype]
-    if path:
-        model = load_dit(path, preset=cfg.preset, device=cfg.device, dtype=dtype)
+def _model(cfg: TrainConfig, path: str, trainable: bool, dtype: torch.dtype | None = None,
+           device: str | None = None) -> WanDiT:
+    """The checkpoint at `path` (or a random init), as a whole model on `device` (default `cfg.device`)."""
+    dtype, device = dtype or DTYPES[cfg.dtype], device or cfg.device
+    if device == "meta":
+        model = build_dit(cfg.preset, device="meta", dtype=dtype)
+    elif path:
+        model = load_dit(path, preset=cfg.preset, device=device, dtype=dtype)
     else:
-        model = build_dit(cfg.preset, device=cfg.device, dtype=dtype, seed=cfg.seed)
+        model = build_dit(cfg.preset, device=device, dtype=dtype, seed=cfg.seed)
     model.gradient_checkpointing = cfg.grad_checkpointing
     model.train(trainable)
     return model.requires_grad_(trainable)
@@ -43,6 +48,23 @@ def _model(cfg: TrainConfig, path: str, trainable: bool) -> WanDiT:
 def _shared(cfg: TrainConfig, model: WanDiT) -> WanDiT:
     """Rank 0's weights on every rank, sharded under `parallel.strategy=fsdp` (before building optimizers)."""
     return parallel.prepare(model, cfg.parallel.strategy, cfg.parallel.mixed_precision, cfg.device)
+
+
+def _meta_init(cfg: TrainConfig) -> bool:
+    return cfg.parallel.meta_init and cfg.parallel.strategy == "fsdp" and parallel.world_size() > 1
+
+
+def _shared_model(cfg: TrainConfig, path: str, trainable: bool, dtype: torch.dtype | None = None) -> WanDiT:
+    """`_shared(cfg, _model(...))`; with `parallel.meta_init` under FSDP the model is built on the meta device and
+    sharded, and only rank 0 reads the checkpoint (every rank checks its layout from the header first, so a wrong
+    file fails on all ranks alike instead of hanging the others in the broadcast)."""
+    if not _meta_init(cfg):
+        return _shared(cfg, _model(cfg, path, trainable, dtype))
+    if path:
+        check_layout(get_preset(cfg.preset), read_shapes(path)[0])
+    model = _model(cfg, path, trainable, dtype, device="meta")
+    return parallel.shard_from_rank0(model, lambda: _model(cfg, path, trainable, dtype, device="cpu"),
+                                     cfg.parallel.mixed_precision, cfg.device)
 
 
 def _adamw(model: WanDiT, lr: float, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -123,6 +145,11 @@ class Stage:
         return data.sample(self.cfg.batch_size, generator).to(self.cfg.device, DTYPES[self.cfg.dtype])
 
 
+def _mouth(cfg: TrainConfig, latents: torch.Tensor) -> torch.Tensor | None:
+    """The config's latent-grid loss weights for `latents` `[B, F, C, h, w]` (None without mouth weighting)."""
+    return mouth_weights(latents.shape[-2:], cfg.mouth_box, cfg.mouth_weight, latents.device)
+
+
 class TeacherStage(Stage):
     """Bidirectional flow-matching teacher with condition dropout (for CFG)."""
 
@@ -130,7 +157,7 @@ class TeacherStage(Stage):
 
     def __init__(self, cfg: TrainConfig):
         super().__init__(cfg)
-        self.model = _shared(cfg, _model(cfg, cfg.init, trainable=True))
+        self.model = _shared_model(cfg, cfg.init, trainable=True)
         self.opt = _adamw(self.model, cfg.lr, cfg)
 
     def modules(self):
@@ -142,9 +169,13 @@ class TeacherStage(Stage):
     def train_step(self, step: int, gens: torch.Generator | list[torch.Generator]) -> dict:
         gens = _micro_batches(gens)
         cfg = self.cfg
-        loss = _backward_mean((teacher_loss(self.model, self.batch(g), self.schedule, shift=cfg.shift,
-                                            p_drop_text=cfg.p_drop_text, p_drop_audio=cfg.p_drop_audio, generator=g)
-                               for g in gens), len(gens))
+
+        def loss(g):
+            b = self.batch(g)
+            return teacher_loss(self.model, b, self.schedule, shift=cfg.shift, p_drop_text=cfg.p_drop_text,
+                                p_drop_audio=cfg.p_drop_audio, generator=g, weights=_mouth(cfg, b.latents))
+
+        loss = _backward_mean((loss(g) for g in gens), len(gens))
         return {"loss": loss, "grad_norm": _clip_and_step(self.model, self.opt, cfg.grad_clip)}
 
     @torch.no_grad()
@@ -152,10 +183,17 @@ class TeacherStage(Stage):
         if self.eval_data is None:
             return {}
         self.model.eval()
-        losses = [teacher_loss(self.model, self.batch(g, self.eval_data), self.schedule, shift=self.cfg.shift,
-                               p_drop_text=0.0, p_drop_audio=0.0, generator=g).item() for _ in range(4)]
+        plain, mouth = [], []
+        for _ in range(4):  # the same noise for the plain and the mouth-box loss: restart the generator state
+            b, state = self.batch(g, self.eval_data), g.get_state()
+            plain.append(teacher_loss(self.model, b, self.schedule, shift=self.cfg.shift, p_drop_text=0.0,
+                                      p_drop_audio=0.0, generator=g).item())
+            g.set_state(state)
+            box = mouth_weights(b.latents.shape[-2:], self.cfg.mouth_box, 1.0, b.latents.device) - 1
+            mouth.append(teacher_loss(self.model, b, self.schedule, shift=self.cfg.shift, p_drop_text=0.0,
+                                      p_drop_audio=0.0, generator=g, weights=box).item())
         self.model.train()
-        return {"eval_loss": sum(losses) / len(losses)}
+        return {"eval_loss": sum(plain) / len(plain), "eval_mouth_loss": sum(mouth) / len(mouth)}
 
     def export(self, out_dir: Path) -> list[Path]:
         return [_export(self.model, out_dir / "teacher.safetensors", {"stage": "teacher"})]
@@ -170,7 +208,7 @@ class ODEStage(Stage):
         super().__init__(cfg)
         if not cfg.teacher:
             raise ValueError("the ode stage needs `teacher` (a teacher checkpoint)")
-        self.student = _shared(cfg, _model(cfg, cfg.init or cfg.teacher, trainable=True))
+        self.student = _shared_model(cfg, cfg.init or cfg.teacher, trainable=True)
         self.opt = _adamw(self.student, cfg.lr, cfg)
         self.pair_index = _pair_subset(len(self.train_data), cfg.ode_pairs_clips)
         self.pairs = self._pairs(self.train_data, self.pair_index,
@@ -213,11 +251,12 @@ class ODEStage(Stage):
     def optimizers(self):
         return {"opt": (self.student, self.opt)}
 
-    def _loss(self, data, index, pairs, g):
+    def _loss(self, data, index, pairs, g, weighted: bool = True):
         k = torch.randint(0, len(index), (self.cfg.batch_size,), generator=g)
         batch = data.batch(index[k].tolist()).to(self.cfg.device, DTYPES[self.cfg.dtype])
         traj = pairs[k].transpose(0, 1).to(self.cfg.device, DTYPES[self.cfg.dtype])
-        return ode_regression_loss(self.student, batch, traj, self.schedule, block=self.cfg.block, generator=g)
+        return ode_regression_loss(self.student, batch, traj, self.schedule, block=self.cfg.block, generator=g,
+                                   weights=_mouth(self.cfg, batch.latents) if weighted else None)
 
     def train_step(self, step: int, gens: torch.Generator | list[torch.Generator]) -> dict:
         gens = _micro_batches(gens)
@@ -229,7 +268,8 @@ class ODEStage(Stage):
         if self.eval_pairs is None:
             return {}
         self.student.eval()
-        loss = sum(self._loss(self.eval_data, self.eval_index, self.eval_pairs, g).item() for _ in range(4)) / 4
+        loss = sum(self._loss(self.eval_data, self.eval_index, self.eval_pairs, g, weighted=False).item()
+                   for _ in range(4)) / 4
         self.student.train()
         self.history.append({"eval_loss": loss})
         return {"eval_loss": loss, "converged": converged([h["eval_loss"] for h in self.history],
@@ -266,12 +306,17 @@ class DMDStage(Stage):
         super().__init__(cfg)
         if not (cfg.teacher and cfg.init):
             raise ValueError("the dmd stage needs `teacher` (real score) and `init` (ODE-initialised student)")
-        student = _model(cfg, cfg.init, trainable=True)
-        self.ema = EMA(student, cfg.ema_decay, cfg.ema_start)  # whole fp32 copy, then sharded like the student
-        self.student = _shared(cfg, student)
-        _shared(cfg, self.ema.model)
-        self.real = _shared(cfg, _model(cfg, cfg.teacher, trainable=False))
-        self.fake = _shared(cfg, _model(cfg, cfg.critic_init or cfg.teacher, trainable=True))
+        if _meta_init(cfg):  # the EMA is a second fp32 model loaded from the same init, not a copy of a whole one
+            self.student = _shared_model(cfg, cfg.init, trainable=True)
+            self.ema = EMA(_shared_model(cfg, cfg.init, trainable=False, dtype=torch.float32), cfg.ema_decay,
+                           cfg.ema_start, copy=False)
+        else:
+            student = _model(cfg, cfg.init, trainable=True)
+            self.ema = EMA(student, cfg.ema_decay, cfg.ema_start)  # whole fp32 copy, then sharded like the student
+            self.student = _shared(cfg, student)
+            _shared(cfg, self.ema.model)
+        self.real = _shared_model(cfg, cfg.teacher, trainable=False)
+        self.fake = _shared_model(cfg, cfg.critic_init or cfg.teacher, trainable=True)
         self.opt_g = _adamw(self.student, cfg.lr, cfg)
         self.opt_c = _adamw(self.fake, cfg.critic_lr, cfg)
 

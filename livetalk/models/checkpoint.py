@@ -70,8 +70,9 @@ def strip_prefixes(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
     return out
 
 
-def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Load tensors (on CPU) and metadata from a checkpoint file; prefixes stripped."""
+def read_state_dict(path: str | Path, mmap: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Load tensors (on CPU) and metadata from a checkpoint file; prefixes stripped (`mmap`: torch files are
+    memory-mapped, not read)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
@@ -87,7 +88,7 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
             raise CheckpointLayoutError(f"{path}: not a readable safetensors file ({err})") from err
     else:
         try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
         except Exception as err:
             raise CheckpointLayoutError(f"{path}: not a readable torch checkpoint ({err})") from err
         if isinstance(obj, dict):
@@ -99,6 +100,26 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
             raise CheckpointLayoutError(f"{path}: no state dict of tensors found (looked for {', '.join(_SUBDICTS)})")
         sd = obj
     return strip_prefixes(sd), metadata
+
+
+def read_shapes(path: str | Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
+    """Tensor shapes and metadata of a checkpoint without loading its tensors (safetensors: the header only;
+    torch files: memory-mapped), prefixes stripped. What every rank checks before meta-device init."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        sd, metadata = read_state_dict(path, mmap=True)
+        return shapes_of(sd), metadata
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = dict(f.metadata() or {})
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as err:
+        raise CheckpointLayoutError(f"{path}: not a readable safetensors file ({err})") from err
+    return strip_prefixes(shapes), metadata
 
 
 def layout_diff(expected: dict[str, tuple[int, ...]], got: dict[str, tuple[int, ...]]) -> tuple[list, list, list]:

@@ -103,11 +103,14 @@ def decoder_parameters(vae: WanVAE) -> list[torch.nn.Parameter]:
     return list(vae.model.post_quant_conv.parameters()) + list(vae.model.decoder.parameters())
 
 
-def region_weights(size: int, box: tuple[float, float, float, float], weight: float) -> torch.Tensor:
-    """Per-pixel loss weights `[size, size]`: 1 everywhere, 1 + weight inside the box (fractions of the frame
-    size: top, bottom, left, right; the world's mouth spans rows 34–46 and columns 20–43 of 64)."""
-    top, bottom, left, right = (round(f * size) for f in box)
-    w = torch.ones(size, size)
+def region_weights(size: int | tuple[int, int], box: tuple[float, float, float, float], weight: float) -> torch.Tensor:
+    """Per-position loss weights `[H, W]` (`size` = H = W, or `(H, W)`): 1 everywhere, 1 + weight inside the box
+    (fractions of the frame: top, bottom, left, right; the world's mouth spans rows 34–46 and columns 20–43 of 64).
+    Works on pixel grids and on latent grids alike (the tiny 8×8 latent: rows 4–5, columns 2–5)."""
+    h, w_ = (size, size) if isinstance(size, int) else size
+    top, bottom = round(box[0] * h), round(box[1] * h)
+    left, right = round(box[2] * w_), round(box[3] * w_)
+    w = torch.ones(h, w_)
     w[top:bottom, left:right] += weight
     return w
 

@@ -120,6 +120,29 @@ def test_fsdp_dmd_step_and_checkpoints_across_strategies(tmp_path, inits):
     _assert_same_run(tmp_path / "b", tmp_path / "ref")
 
 
+def test_meta_init_only_rank0_reads_the_checkpoint(tmp_path, inits):
+    """Meta-device init: every rank holds only its shard, rank 0 alone reads the file, the weights are the file's."""
+    ckpt = inits[0].split("=", 1)[1]
+    probe = os.path.join(os.path.dirname(__file__), "meta_init_probe.py")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", probe, ckpt,
+           str(tmp_path)]
+    res = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert (r0["reads"], r1["reads"]) == (1, 0)
+    assert r0["sharded"] and r1["sharded"] and r0["world"] == 2
+    assert r0["local"] + r1["local"] == r0["total"] and r1["local"] < 0.75 * r1["total"]
+    assert r0["same"] is True
+
+
+@pytest.mark.parametrize("stage, extra", [("teacher", []), ("dmd", DMD)])
+def test_meta_init_step_equals_one_process(tmp_path, inits, stage, extra):
+    """The same step as one process (weights, optimizer, EMA, exports) when the models start on the meta device."""
+    _fsdp(stage, tmp_path / "meta", "steps=1", "parallel.meta_init=true", *extra, *inits)
+    _one_process(stage, tmp_path / "one", "steps=1", *extra, *inits)
+    _assert_same_run(tmp_path / "meta", tmp_path / "one")
+
+
 def test_parallel_config_from_yaml_and_command_line(tmp_path):
     f = tmp_path / "c.yaml"
     f.write_text("recipe: teacher\nparallel: {strategy: fsdp}\n")
@@ -135,3 +158,6 @@ def test_parallel_config_from_yaml_and_command_line(tmp_path):
         load_train_config(None, ["parallel.strategy=fsdp", "parallel.mixed_precision=bf16"], stage="teacher")
     with pytest.raises(KeyError):
         load_train_config(None, ["parallel.shards=2"], stage="teacher")
+    with pytest.raises(ValueError, match="meta_init"):
+        load_train_config(None, ["parallel.meta_init=true"], stage="teacher")
+    assert load_train_config(None, ["parallel.strategy=fsdp", "parallel.meta_init=true"]).parallel.meta_init

@@ -47,11 +47,11 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path):
 
 
 def test_three_stages_end_to_end(tmp_path):
-    t = train(_cfg("teacher", tmp_path / "t", "steps=3", "eval_every=3"), progress=False)
-    assert "eval_loss" in t["logs"]
+    t = train(_cfg("teacher", tmp_path / "t", "steps=3", "eval_every=3", "mouth_weight=5"), progress=False)
+    assert {"eval_loss", "eval_mouth_loss"} <= set(t["logs"]) and t["logs"]["eval_mouth_loss"] > 0
     teacher = t["exported"][0]
-    o = train(_cfg("ode", tmp_path / "o", "steps=2", "eval_every=2", f"teacher={teacher}", "teacher_steps=4"),
-              progress=False)
+    o = train(_cfg("ode", tmp_path / "o", "steps=2", "eval_every=2", f"teacher={teacher}", "teacher_steps=4",
+                   "mouth_weight=5"), progress=False)
     assert (tmp_path / "o" / "ode_pairs.pt").exists() and "converged" in o["logs"]
     d = train(_cfg("dmd", tmp_path / "d", "steps=3", "gen_update_every=2", f"teacher={teacher}",
                    f"init={o['exported'][0]}", "ema_start=0"), progress=False)

@@ -6,12 +6,15 @@ from safetensors.torch import save_file
 
 from livetalk.cli import main as cli_main
 from livetalk.models.checkpoint import (
+    CONFIG_METADATA_KEY,
     CheckpointLayoutError,
     detect_config,
     expected_shapes,
     key_hash,
     load_dit,
+    read_shapes,
     save_dit,
+    shapes_of,
     strip_prefixes,
 )
 from livetalk.models.config import apply_overrides, get_preset
@@ -81,6 +84,21 @@ def test_corrupt_file_error(tmp_path):
         load_dit(tmp_path / "junk.safetensors")
     with pytest.raises(FileNotFoundError):
         load_dit(tmp_path / "missing.safetensors")
+
+
+def test_read_shapes_without_loading(tiny, tmp_path):
+    """The header-only layout read (meta-device init checks it on every rank) agrees with a full load."""
+    path = save_dit(tiny, tmp_path / "tiny.safetensors")
+    shapes, meta = read_shapes(path)
+    assert shapes == shapes_of(tiny.state_dict()) and CONFIG_METADATA_KEY in meta
+    sd = {f"generator.{k}": v for k, v in tiny.state_dict().items()}
+    torch.save({"generator": sd}, tmp_path / "ckpt.pt")
+    assert read_shapes(tmp_path / "ckpt.pt")[0] == shapes
+    (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointLayoutError, match="not a readable safetensors"):
+        read_shapes(tmp_path / "junk.safetensors")
+    with pytest.raises(FileNotFoundError):
+        read_shapes(tmp_path / "missing.safetensors")
 
 
 @pytest.mark.parametrize("preset", ["livetalk-1.3b", "omniavatar-14b", "wan2.1-t2v-1.3b", "wan2.1-t2v-14b"])
