@@ -33,8 +33,17 @@ $D --data $W/world.pt --eval $W/eval.pt --teacher-init $W/runB/teacher/teacher.s
     --teacher-steps 1000 --out $W/runBh
 wait
 
+# and 800 more steps each (fresh optimizer)
+$D --data $W/world_a4.pt --eval $W/eval_a4.pt --teacher-init $W/runM4h/teacher/teacher.safetensors --teacher-lr 3e-4 \
+    --teacher-steps 800 --out $W/runM4h2 &
+$D --data $W/world.pt --eval $W/eval.pt --teacher-init $W/runBh/teacher/teacher.safetensors --teacher-lr 3e-4 \
+    --teacher-steps 800 --out $W/runBh2
+wait
+
 # the gate: held-out loss with true / other / zeroed audio, whole frame and mouth box
 for r in A B; do python scripts/condition_use.py --data $W/eval.pt --checkpoint $W/run$r/teacher/teacher.safetensors; done
 for a in 2 4; do python scripts/condition_use.py --data $W/eval_a$a.pt --checkpoint $W/runM$a/teacher/teacher.safetensors; done
 python scripts/condition_use.py --data $W/eval_a4.pt --checkpoint $W/runM4h/teacher/teacher.safetensors
 python scripts/condition_use.py --data $W/eval.pt --checkpoint $W/runBh/teacher/teacher.safetensors
+python scripts/condition_use.py --data $W/eval_a4.pt --checkpoint $W/runM4h2/teacher/teacher.safetensors
+python scripts/condition_use.py --data $W/eval.pt --checkpoint $W/runBh2/teacher/teacher.safetensors
