@@ -13,11 +13,9 @@ file whose latents are `z + A·δ` (the mouth's latent signal (1 + A)× stronger
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from livetalk.data.clip import ClipConfig, plan_clip
@@ -32,19 +30,16 @@ def mouth_deltas(data: dict, world: Path, vae: WanVAE, part: tuple[int, int] = (
     manifest = {json.loads(line)["id"]: json.loads(line) for line in open(world / "manifest.jsonl")}
     n_pix = pixel_frames(data["latents"].shape[1])
     idx = list(range(part[0], len(data["ids"]), part[1]))
-    plans: dict = {}
+    planned, p = None, None  # windows of one clip are consecutive: plan each clip once
     out = []
     for k, i in enumerate(idx):
         clip, offset = data["ids"][i].split("#")
-        if clip not in plans:
+        if clip != planned:
             m = manifest[clip]
-            plans = {clip: plan_clip(int(m["identity_seed"]), ClipConfig(duration_s=float(m["duration_s"])))}
-        p = plans[clip]
+            planned, p = clip, plan_clip(int(m["identity_seed"]), ClipConfig(duration_s=float(m["duration_s"])))
         st = p.state.slice(int(offset), int(offset) + n_pix)
-        closed = dataclasses.replace(st, mouth_open=np.zeros_like(st.mouth_open),
-                                     mouth_width=np.ones_like(st.mouth_width))
         za = vae.encode(frames_to_video(render_frames(p.identity, st, 64)))
-        zb = vae.encode(frames_to_video(render_frames(p.identity, closed, 64)))
+        zb = vae.encode(frames_to_video(render_frames(p.identity, st.mouth_closed(), 64)))
         out.append((za - zb)[0].half())
         if k % 100 == 0:
             print(f"{k}/{len(idx)}", flush=True)

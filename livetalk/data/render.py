@@ -6,7 +6,7 @@ same call renders 64×64, 128×128 or 512×512 frames. Frames are processed in c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -47,6 +47,11 @@ class FaceState:
 
     def slice(self, a: int, b: int) -> "FaceState":
         return FaceState(**{f.name: getattr(self, f.name)[a:b] for f in fields(self)})
+
+    def mouth_closed(self) -> "FaceState":
+        """The same frames with the mouth held closed and neutral (mouth_open 0, mouth_width 1): rendered beside
+        the original, the difference is the mouth's own part of the image (scripts/mouth_delta.py)."""
+        return replace(self, mouth_open=np.zeros_like(self.mouth_open), mouth_width=np.ones_like(self.mouth_width))
 
     def as_dict(self) -> dict[str, np.ndarray]:
         return {f.name: np.asarray(getattr(self, f.name), np.float32) for f in fields(self)}

@@ -21,7 +21,7 @@ import torch
 from ..diffusion.schedule import FlowMatchSchedule
 from ..models.dit import WanDiT
 from .batch import TrainBatch, with_reference
-from .teacher import predict_velocity, weighted_mse
+from .teacher import box_mask, predict_velocity, weighted_mean
 
 
 @torch.no_grad()
@@ -48,11 +48,7 @@ def condition_use(model: WanDiT, batch: TrainBatch, timesteps: tuple[float, ...]
         ("text", "negative"): replace(batch, context=batch.neg_context),
     }
     g = torch.Generator().manual_seed(seed)
-    mask = None
-    if box is not None:
-        from ..models.vae_train import region_weights
-
-        mask = (region_weights(tuple(batch.latents.shape[-2:]), box, 1.0) - 1).to(batch.latents.device)
+    mask = None if box is None else box_mask(batch.latents.shape[-2:], box, batch.latents.device)
     per_t: dict = {}
     per_t_box: dict = {}
     for tv in timesteps:
@@ -66,9 +62,8 @@ def condition_use(model: WanDiT, batch: TrainBatch, timesteps: tuple[float, ...]
         for (cond, name), vb in variants.items():
             key = id(vb)
             if key not in cache:
-                v = predict_velocity(model, x_t, tt, vb, **kw)
-                cache[key] = (float(weighted_mse(v[:, 1:], target[:, 1:])),
-                              float(weighted_mse(v[:, 1:], target[:, 1:], mask)) if mask is not None else None)
+                err = (predict_velocity(model, x_t, tt, vb, **kw)[:, 1:].float() - target[:, 1:].float()) ** 2
+                cache[key] = (float(weighted_mean(err)), float(weighted_mean(err, mask)) if mask is not None else None)
             per_t.setdefault(str(tv), {}).setdefault(cond, {})[name] = cache[key][0]
             per_t_box.setdefault(str(tv), {}).setdefault(cond, {})[name] = cache[key][1]
     out = _mean_over_t(per_t, timesteps)

@@ -24,7 +24,7 @@ from .config import TrainConfig
 from .data import LatentClips
 from .dmd import EMA, critic_loss, dmd_generator_loss, self_forcing_rollout
 from .ode import generate_ode_pairs, ode_regression_loss
-from .teacher import mouth_weights, teacher_loss
+from .teacher import box_mask, mouth_weights, teacher_error, teacher_loss, weighted_mean
 from . import parallel
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -170,12 +170,12 @@ class TeacherStage(Stage):
         gens = _micro_batches(gens)
         cfg = self.cfg
 
-        def loss(g):
+        def micro_batch_loss(g):
             b = self.batch(g)
             return teacher_loss(self.model, b, self.schedule, shift=cfg.shift, p_drop_text=cfg.p_drop_text,
                                 p_drop_audio=cfg.p_drop_audio, generator=g, weights=_mouth(cfg, b.latents))
 
-        loss = _backward_mean((loss(g) for g in gens), len(gens))
+        loss = _backward_mean((micro_batch_loss(g) for g in gens), len(gens))
         return {"loss": loss, "grad_norm": _clip_and_step(self.model, self.opt, cfg.grad_clip)}
 
     @torch.no_grad()
@@ -184,14 +184,12 @@ class TeacherStage(Stage):
             return {}
         self.model.eval()
         plain, mouth = [], []
-        for _ in range(4):  # the same noise for the plain and the mouth-box loss: restart the generator state
-            b, state = self.batch(g, self.eval_data), g.get_state()
-            plain.append(teacher_loss(self.model, b, self.schedule, shift=self.cfg.shift, p_drop_text=0.0,
-                                      p_drop_audio=0.0, generator=g).item())
-            g.set_state(state)
-            box = mouth_weights(b.latents.shape[-2:], self.cfg.mouth_box, 1.0, b.latents.device) - 1
-            mouth.append(teacher_loss(self.model, b, self.schedule, shift=self.cfg.shift, p_drop_text=0.0,
-                                      p_drop_audio=0.0, generator=g, weights=box).item())
+        for _ in range(4):  # one forward pass, averaged over the whole frame and over the mouth box
+            b = self.batch(g, self.eval_data)
+            err = teacher_error(self.model, b, self.schedule, shift=self.cfg.shift, p_drop_text=0.0,
+                                p_drop_audio=0.0, generator=g)
+            plain.append(weighted_mean(err).item())
+            mouth.append(weighted_mean(err, box_mask(err.shape[-2:], self.cfg.mouth_box, err.device)).item())
         self.model.train()
         return {"eval_loss": sum(plain) / len(plain), "eval_mouth_loss": sum(mouth) / len(mouth)}
 

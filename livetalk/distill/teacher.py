@@ -43,14 +43,18 @@ def drop_conditions(batch: TrainBatch, p_text: float, p_audio: float, generator:
     return TrainBatch(batch.latents, batch.ref, context, batch.neg_context, audio)
 
 
-def weighted_mse(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean squared error of `[B, F, C, H, W]` tensors in fp32, with optional per-position weights `[H, W]`
-    (normalised by their mean, so uniform weights give the plain MSE)."""
-    err = (pred.float() - target.float()) ** 2
+def weighted_mean(err: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of `[B, F, C, H, W]` errors, with optional per-position weights `[H, W]` (normalised by their mean, so
+    uniform weights give the plain mean; a 0/1 mask gives the mean inside the mask)."""
     if weights is None:
         return err.mean()
     w = weights.to(err.device, err.dtype)
     return (err * w).mean() / w.mean()
+
+
+def weighted_mse(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error of `[B, F, C, H, W]` tensors in fp32 (`weighted_mean` of the squared error)."""
+    return weighted_mean((pred.float() - target.float()) ** 2, weights)
 
 
 def mouth_weights(latent_hw: tuple[int, int], box: tuple[float, float, float, float], weight: float,
@@ -59,12 +63,17 @@ def mouth_weights(latent_hw: tuple[int, int], box: tuple[float, float, float, fl
 
     The box is fixed because the world's faces are centred; with real data it would come from face landmarks of
     the reference. On the shipped tiny VAE, 92 % of the latent change caused by the mouth alone (same frames
-    rendered with the mouth closed) falls inside the default box (tests/distill/test_teacher_weights.py)."""
+    rendered with the mouth closed) falls inside the default box (tests/distill/test_mouth_weights.py)."""
     if not weight:
         return None
     from ..models.vae_train import region_weights
 
     return region_weights(tuple(latent_hw), box, weight).to(device)
+
+
+def box_mask(latent_hw: tuple[int, int], box: tuple[float, float, float, float], device=None) -> torch.Tensor:
+    """0/1 mask `[h, w]` of `box` on the latent grid: with `weighted_mean`, the mean inside the box alone."""
+    return mouth_weights(latent_hw, box, 1.0, device) - 1
 
 
 def teacher_loss(
@@ -82,6 +91,23 @@ def teacher_loss(
 
     `weights` `[h, w]` (latent grid, e.g. `mouth_weights`) up-weights a region: the mouth is ~0.3 % of the
     latents' variation, so the plain loss barely rewards following the audio (docs/results.md)."""
+    err = teacher_error(model, batch, schedule, shift=shift, p_drop_text=p_drop_text, p_drop_audio=p_drop_audio,
+                        generator=generator)
+    return weighted_mean(err, weights)
+
+
+def teacher_error(
+    model: WanDiT,
+    batch: TrainBatch,
+    schedule: FlowMatchSchedule,
+    *,
+    shift: float = 5.0,
+    p_drop_text: float = 0.1,
+    p_drop_audio: float = 0.1,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """The squared velocity error behind `teacher_loss`, per element: fp32 `[B, F − 1, C, h, w]` (frame 0
+    excluded), so one forward pass can be averaged several ways (whole frame, mouth box)."""
     x0 = batch.latents
     b = x0.shape[0]
     t = sample_train_timesteps(b, shift, generator, x0.device)
@@ -90,7 +116,7 @@ def teacher_loss(
     dropped = drop_conditions(batch, p_drop_text, p_drop_audio, generator)
     v = predict_velocity(model, x_t, t, dropped)
     target = schedule.velocity_target(x0, noise)
-    return weighted_mse(v[:, 1:], target[:, 1:], weights)
+    return (v[:, 1:].float() - target[:, 1:].float()) ** 2
 
 
 def guided_velocity(

@@ -78,14 +78,7 @@ def read_state_dict(path: str | Path, mmap: bool = False) -> tuple[dict[str, tor
         raise FileNotFoundError(f"checkpoint not found: {path}")
     metadata: dict[str, str] = {}
     if path.suffix == ".safetensors":
-        from safetensors import safe_open
-
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                metadata = dict(f.metadata() or {})
-                sd = {k: f.get_tensor(k) for k in f.keys()}
-        except Exception as err:  # safetensors raises its own error types for corrupt headers
-            raise CheckpointLayoutError(f"{path}: not a readable safetensors file ({err})") from err
+        sd, metadata = _read_safetensors(path, lambda f, k: f.get_tensor(k))
     else:
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
@@ -111,15 +104,19 @@ def read_shapes(path: str | Path) -> tuple[dict[str, tuple[int, ...]], dict[str,
         return shapes_of(sd), metadata
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    shapes, metadata = _read_safetensors(path, lambda f, k: tuple(f.get_slice(k).get_shape()))
+    return strip_prefixes(shapes), metadata
+
+
+def _read_safetensors(path: Path, get) -> tuple[dict, dict[str, str]]:
+    """`{key: get(file, key)}` and the metadata of a safetensors file; a corrupt file raises CheckpointLayoutError."""
     from safetensors import safe_open
 
     try:
         with safe_open(str(path), framework="pt") as f:
-            metadata = dict(f.metadata() or {})
-            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
-    except Exception as err:
+            return {k: get(f, k) for k in f.keys()}, dict(f.metadata() or {})
+    except Exception as err:  # safetensors raises its own error types for corrupt headers
         raise CheckpointLayoutError(f"{path}: not a readable safetensors file ({err})") from err
-    return strip_prefixes(shapes), metadata
 
 
 def layout_diff(expected: dict[str, tuple[int, ...]], got: dict[str, tuple[int, ...]]) -> tuple[list, list, list]:

@@ -1,9 +1,6 @@
 """Region-weighted (mouth) losses: the weights, the weighted MSE, the box on the shipped VAE's latents, the config
 checks and condition_use's mouth-box report."""
 
-import dataclasses
-
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,7 +10,7 @@ from livetalk.data.render import render_frames
 from livetalk.distill.batch import random_batch
 from livetalk.distill.config import TrainConfig, load_train_config
 from livetalk.distill.diagnostics import condition_use
-from livetalk.distill.teacher import mouth_weights, teacher_loss, weighted_mse
+from livetalk.distill.teacher import box_mask, mouth_weights, teacher_loss, weighted_mse
 from livetalk.diffusion.schedule import FlowMatchSchedule
 from livetalk.models.config import get_preset
 from livetalk.models.dit import build_dit
@@ -42,7 +39,8 @@ def test_weighted_mse():
     outside_only = b.clone()
     outside_only[..., 4:6, 2:6] = a[..., 4:6, 2:6]  # errors outside the box only
     assert weighted_mse(a, outside_only, w) < 0.5 * weighted_mse(a, outside_only)
-    box = w - 1  # a 0/10 mask: the mean inside the box
+    box = box_mask((8, 8), BOX)  # a 0/1 mask: the mean inside the box
+    assert torch.equal(box, (w - 1) / 10)
     assert torch.allclose(weighted_mse(a, b, box), ((a - b) ** 2)[..., 4:6, 2:6].mean())
 
 
@@ -56,11 +54,9 @@ def test_the_box_holds_the_mouth_in_the_shipped_vae_latents():
         p = plan_clip(seed, ClipConfig(duration_s=2.0625))
         st = p.state.slice(0, 33)
         assert st.mouth_open.max() > 0.3  # the clip speaks
-        closed = dataclasses.replace(st, mouth_open=np.zeros_like(st.mouth_open),
-                                     mouth_width=np.ones_like(st.mouth_width))
         with torch.no_grad():
             za = vae.encode(frames_to_video(render_frames(p.identity, st, 64)))
-            zb = vae.encode(frames_to_video(render_frames(p.identity, closed, 64)))
+            zb = vae.encode(frames_to_video(render_frames(p.identity, st.mouth_closed(), 64)))
         energy += ((za - zb)[0, 1:] ** 2).mean((0, 1))
     assert energy[inside].sum() / energy.sum() > 0.8
 
