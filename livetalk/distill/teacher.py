@@ -76,24 +76,14 @@ def box_mask(latent_hw: tuple[int, int], box: tuple[float, float, float, float],
     return mouth_weights(latent_hw, box, 1.0, device) - 1
 
 
-def teacher_loss(
-    model: WanDiT,
-    batch: TrainBatch,
-    schedule: FlowMatchSchedule,
-    *,
-    shift: float = 5.0,
-    p_drop_text: float = 0.1,
-    p_drop_audio: float = 0.1,
-    generator: torch.Generator | None = None,
-    weights: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Flow-matching MSE on velocity `ε − x0`, frame 0 held at the clean reference and excluded from the loss.
+def teacher_loss(model: WanDiT, batch: TrainBatch, schedule: FlowMatchSchedule, *,
+                 weights: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
+    """Flow-matching MSE on velocity `ε − x0`, frame 0 held at the clean reference and excluded from the loss
+    (`kwargs`: shift, p_drop_text, p_drop_audio, generator, as `teacher_error`).
 
     `weights` `[h, w]` (latent grid, e.g. `mouth_weights`) up-weights a region: the mouth is ~0.3 % of the
     latents' variation, so the plain loss barely rewards following the audio (docs/results.md)."""
-    err = teacher_error(model, batch, schedule, shift=shift, p_drop_text=p_drop_text, p_drop_audio=p_drop_audio,
-                        generator=generator)
-    return weighted_mean(err, weights)
+    return weighted_mean(teacher_error(model, batch, schedule, **kwargs), weights)
 
 
 def teacher_error(
