@@ -47,3 +47,57 @@ python scripts/condition_use.py --data $W/eval_a4.pt --checkpoint $W/runM4h/teac
 python scripts/condition_use.py --data $W/eval.pt --checkpoint $W/runBh/teacher/teacher.safetensors
 python scripts/condition_use.py --data $W/eval_a4.pt --checkpoint $W/runM4h2/teacher/teacher.safetensors
 python scripts/condition_use.py --data $W/eval.pt --checkpoint $W/runBh2/teacher/teacher.safetensors
+
+# ---- session 6 (2026-11-30): is the teacher memorising its 960 training windows? -------------------------------
+# the same gate on 40 *training* windows (the first of world.pt): a generalisation gap, and the prompt's role in it
+python scripts/condition_use.py --data $W/world.pt > $W/cu_shipped_train.json
+python scripts/condition_use.py --data $W/world.pt --checkpoint $W/runBh2/teacher/teacher.safetensors > $W/cu_Bh2_train.json
+
+# a higher learning rate on the audio modules alone (TrainConfig.audio_lr_scale), continuing Bh2 on the latents as encoded
+$D --data $W/world.pt --eval $W/eval.pt --teacher-init $W/runBh2/teacher/teacher.safetensors --teacher-lr 3e-4 \
+    --audio-lr-scale 10 --teacher-steps 1000 --out $W/runBs
+python scripts/condition_use.py --data $W/eval.pt --checkpoint $W/runBs/teacher/teacher.safetensors > $W/cu_Bs.json
+
+# five times the identities: 1,280 more clips of a new seed range (6 min), 3,840 windows (35 min on one thread)
+livetalk data synth --n 1280 --out $W/world_big --seed 200000 --duration 8 --workers 1
+python scripts/prep_split.py local --data $W/world_big --out $W/big_meta.pt
+python scripts/prep_split.py encode --data $W/world_big --meta $W/big_meta.pt --out $W/big.pt --threads 1
+python scripts/prep_split.py merge --inputs $W/world.pt $W/big.pt --out $W/world5.pt
+
+# C1 (4,800 windows) against C2 (the 960): 1,000 steps at lr 3e-4 from the shipped teacher, side by side (~27 min)
+$D --data $W/world5.pt --eval $W/eval.pt --teacher-init $T --teacher-lr 3e-4 --teacher-steps 1000 --out $W/runC1 &
+$D --data $W/world.pt --eval $W/eval.pt --teacher-init $T --teacher-lr 3e-4 --teacher-steps 1000 --out $W/runC2
+wait
+for r in C1 C2; do
+  python scripts/condition_use.py --data $W/eval.pt --checkpoint $W/run$r/teacher/teacher.safetensors > $W/cu_$r.json
+  python scripts/condition_use.py --data $W/world.pt --checkpoint $W/run$r/teacher/teacher.safetensors > $W/cu_${r}_train.json
+done
+python scripts/cu_table.py C1=$W/cu_C1.json C1-train=$W/cu_C1_train.json C2=$W/cu_C2.json C2-train=$W/cu_C2_train.json
+
+# nine times the identities: 1,280 more clips again (seed 300000) → 8,640 windows; C9 as C1 on them
+livetalk data synth --n 1280 --out $W/world_big2 --seed 300000 --duration 8 --workers 1
+python scripts/prep_split.py local --data $W/world_big2 --out $W/big2_meta.pt
+python scripts/prep_split.py encode --data $W/world_big2 --meta $W/big2_meta.pt --out $W/big2.pt --threads 1
+python scripts/prep_split.py merge --inputs $W/world.pt $W/big.pt $W/big2.pt --out $W/world9.pt
+$D --data $W/world9.pt --eval $W/eval.pt --teacher-init $T --teacher-lr 3e-4 --teacher-steps 1000 --out $W/runC9
+python scripts/condition_use.py --data $W/eval.pt --checkpoint $W/runC9/teacher/teacher.safetensors > $W/cu_C9.json
+python scripts/condition_use.py --data $W/world.pt --checkpoint $W/runC9/teacher/teacher.safetensors > $W/cu_C9_train.json
+
+# ×5 mouth on 1,280 of the new windows (the first 427 clips of world_big), merged with the 960 ×5 windows → M4x
+python - <<PY
+import torch
+d = torch.load("$W/big.pt", weights_only=False)
+n = 1280
+out = {**d, "latents": d["latents"][:n], "audio": d["audio"][:n], "ids": d["ids"][:n],
+       "variants": {v: {**p, "ref": p["ref"][:n], "prompt_index": p["prompt_index"][:n]} for v, p in d["variants"].items()}}
+torch.save(out, "$W/big_sub.pt")
+PY
+python scripts/mouth_delta.py --data $W/big_sub.pt --world $W/world_big --out $W/delta_big_0.pt --part 0/2 &
+python scripts/mouth_delta.py --data $W/big_sub.pt --world $W/world_big --out $W/delta_big_1.pt --part 1/2
+wait
+python scripts/mouth_delta.py --data $W/big_sub.pt --delta $W/delta_big_0.pt $W/delta_big_1.pt --amplify 4 \
+    --out-latents $W/big_sub_a4.pt
+python scripts/prep_split.py merge --inputs $W/world_a4.pt $W/big_sub_a4.pt --out $W/world_a4x.pt
+$D --data $W/world_a4x.pt --eval $W/eval_a4.pt --teacher-init $W/runM4/teacher/teacher.safetensors --teacher-lr 3e-4 \
+    --teacher-steps 1000 --out $W/runM4x
+python scripts/condition_use.py --data $W/eval_a4.pt --checkpoint $W/runM4x/teacher/teacher.safetensors > $W/cu_M4x.json

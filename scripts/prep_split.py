@@ -5,6 +5,8 @@
     python scripts/prep_split.py encode --data DIR --meta META.pt --out LATENTS.pt --device cuda
         # there: video windows and variant reference images through the tiny VAE (reads only the mp4 and png
         # files, with OpenCV), writing the same file format as `prepare_latents`
+    python scripts/prep_split.py merge --inputs A.pt B.pt --out AB.pt
+        # several latent files (e.g. two worlds of different seeds) as one
 
 The variants (clean / raw / curated) use the same functions as `livetalk.distill.prepare`.
 """
@@ -121,6 +123,15 @@ def encode(args) -> None:
     print(json.dumps({"windows": len(lat), "latents": list(out["latents"].shape)}))
 
 
+def merge(args) -> None:
+    from livetalk.distill.prepare import merge_latent_files
+
+    out = merge_latent_files([torch.load(p, weights_only=False) for p in args.inputs])
+    torch.save(out, args.out)
+    print(json.dumps({"windows": len(out["ids"]), "parts": len(args.inputs),
+                      "distinct_prompts": {v: len(d["prompts"]) for v, d in out["variants"].items()}}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -137,8 +148,11 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--vae", default=None, help="tiny VAE checkpoint (default: the shipped one)")
     p.add_argument("--threads", type=int, default=1)
+    p = sub.add_parser("merge", help="several latent files → one (e.g. a second world for more identities)")
+    p.add_argument("--inputs", nargs="+", required=True)
+    p.add_argument("--out", required=True)
     args = ap.parse_args()
-    {"local": local, "encode": encode}[args.cmd](args)
+    {"local": local, "encode": encode, "merge": merge}[args.cmd](args)
 
 
 if __name__ == "__main__":

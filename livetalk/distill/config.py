@@ -59,6 +59,8 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     grad_clip: float = 10.0
+    # learning-rate multiplier for the audio modules (`audio_proj`, `audio_cond_projs`) in every stage's optimizers
+    audio_lr_scale: float = 1.0
     grad_checkpointing: bool = False
     # micro-batches per step and rank, each with its own random stream: k on N ranks reproduce N·k ranks
     grad_accum: int = 1
@@ -107,6 +109,8 @@ class TrainConfig:
         if not (0 <= top < bottom <= 1 and 0 <= left < right <= 1):
             raise ValueError(f"mouth_box must be (top, bottom, left, right) fractions with top < bottom and "
                              f"left < right, got {self.mouth_box}")
+        if self.audio_lr_scale <= 0:
+            raise ValueError(f"audio_lr_scale must be > 0, got {self.audio_lr_scale}")
         if self.grad_accum < 1:
             raise ValueError(f"grad_accum must be >= 1, got {self.grad_accum}")
         if self.parallel.mixed_precision == "bf16" and (self.dtype != "fp32" or not self.device.startswith("cuda")):

@@ -200,11 +200,26 @@ def load_model_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
     set_model_state_dict(model, state, options=_full_options())
 
 
+def _optimizer_to_model_index(model: nn.Module, opt: torch.optim.Optimizer) -> dict[int, int]:
+    """Position of each optimizer parameter (counted across its groups, as `opt.state_dict()` does) → its
+    position in `model.named_parameters()`."""
+    where = {id(p): i for i, (_, p) in enumerate(model.named_parameters())}
+    return {o: where[id(p)] for o, p in enumerate(p for g in opt.param_groups for p in g["params"])}
+
+
 def optim_state(model: nn.Module, opt: torch.optim.Optimizer) -> dict:
     """`opt.state_dict()` of an optimizer over `model.parameters()`; for a sharded model gathered to rank 0
-    (CPU, {} elsewhere) and re-keyed from parameter names to indices, so the format does not depend on FSDP."""
+    (CPU, {} elsewhere) and re-keyed from parameter names to indices, so the format does not depend on FSDP.
+
+    Indices always count `model.named_parameters()` (not the optimizer's group order), so states saved with
+    several parameter groups load under either strategy."""
     if not is_sharded(model):
-        return opt.state_dict()
+        state = opt.state_dict()
+        to_model = _optimizer_to_model_index(model, opt)
+        return {
+            "state": {to_model[i]: v for i, v in state["state"].items()},
+            "param_groups": [{**g, "params": [to_model[i] for i in g["params"]]} for g in state["param_groups"]],
+        }
     from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
 
     state = get_optimizer_state_dict(model, opt, options=_full_options(cpu_offload=True))
@@ -220,7 +235,11 @@ def optim_state(model: nn.Module, opt: torch.optim.Optimizer) -> dict:
 def load_optim_state(model: nn.Module, opt: torch.optim.Optimizer, state: dict) -> None:
     """Inverse of `optim_state` (every rank passes the whole state)."""
     if not is_sharded(model):
-        opt.load_state_dict(state)
+        to_opt = {m: o for o, m in _optimizer_to_model_index(model, opt).items()}
+        opt.load_state_dict({
+            "state": {to_opt[i]: v for i, v in state["state"].items()},
+            "param_groups": [{**g, "params": [to_opt[i] for i in g["params"]]} for g in state["param_groups"]],
+        })
         return
     from torch.distributed.checkpoint.state_dict import set_optimizer_state_dict
 

@@ -59,6 +59,50 @@ def pack_latent_file(latents: list[torch.Tensor], audio: torch.Tensor | list[tor
     return out
 
 
+def merge_latent_files(parts: list[dict]) -> dict:
+    """Several files of the `pack_latent_file` layout → one (windows concatenated in order, each variant's
+    distinct prompts merged into one context table). Window ids must be unique and the negative prompt, the
+    degradation and the variants the same in every part."""
+    if not parts:
+        raise ValueError("nothing to merge")
+    first = parts[0]
+    for k, d in enumerate(parts[1:], 1):
+        if sorted(d["variants"]) != sorted(first["variants"]):
+            raise ValueError(f"part {k} has variants {sorted(d['variants'])}, part 0 {sorted(first['variants'])}")
+        if d["degrade"] != first["degrade"]:
+            raise ValueError(f"part {k} was degraded with {d['degrade']}, part 0 with {first['degrade']}")
+        if not torch.equal(d["neg_context"], first["neg_context"]):
+            raise ValueError(f"part {k} encodes the negative prompt differently (another text encoder?)")
+        for key in ("latents", "audio"):
+            if d[key].shape[1:] != first[key].shape[1:]:
+                raise ValueError(f"part {k} has {key} windows {tuple(d[key].shape[1:])}, part 0 "
+                                 f"{tuple(first[key].shape[1:])}")
+    ids = [i for d in parts for i in d["ids"]]
+    if len(set(ids)) != len(ids):
+        raise ValueError("window ids repeat across the parts (the same clips twice?)")
+    out = {"latents": torch.cat([d["latents"] for d in parts]), "audio": torch.cat([d["audio"] for d in parts]),
+           "ids": ids, "neg_context": first["neg_context"], "degrade": first["degrade"], "variants": {}}
+    for v in first["variants"]:
+        prompts: list[str] = []
+        rows: list[torch.Tensor] = []
+        where: dict[str, int] = {}
+        index = []
+        for d in parts:
+            part = d["variants"][v]
+            local = []
+            for p, row in zip(part["prompts"], part["context_table"]):
+                if p not in where:
+                    where[p] = len(prompts)
+                    prompts.append(p)
+                    rows.append(row)
+                local.append(where[p])
+            index.append(torch.tensor(local, dtype=torch.long)[part["prompt_index"]])
+        out["variants"][v] = {"ref": torch.cat([d["variants"][v]["ref"] for d in parts]),
+                              "prompt_index": torch.cat(index), "context_table": torch.stack(rows),
+                              "prompts": prompts}
+    return out
+
+
 def _variant_conditions(reference: np.ndarray, prompt: str, index: int, variant: str, degrade: float,
                         actions: dict[str, int]) -> tuple[np.ndarray, str]:
     """Reference image and prompt of a clip as the variant sees them (see the module docstring)."""

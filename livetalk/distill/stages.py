@@ -67,8 +67,26 @@ def _shared_model(cfg: TrainConfig, path: str, trainable: bool, dtype: torch.dty
                                      cfg.parallel.mixed_precision, cfg.device)
 
 
+AUDIO_MODULES = ("audio_proj.", "audio_cond_projs.")
+
+
+def param_groups(model: WanDiT, lr: float, audio_lr_scale: float = 1.0) -> list[dict]:
+    """AdamW parameter groups: everything at `lr`, the audio modules (`AUDIO_MODULES`) at `lr · audio_lr_scale`.
+
+    One group when the scale is 1 (checkpointed optimizer states keep their old layout)."""
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if audio_lr_scale == 1.0:
+        return [{"params": [p for _, p in named], "lr": lr}]
+    audio = [p for n, p in named if n.startswith(AUDIO_MODULES)]
+    rest = [p for n, p in named if not n.startswith(AUDIO_MODULES)]
+    if not audio:
+        raise ValueError("audio_lr_scale is set but the model has no audio modules")
+    return [{"params": rest, "lr": lr}, {"params": audio, "lr": lr * audio_lr_scale}]
+
+
 def _adamw(model: WanDiT, lr: float, cfg: TrainConfig) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(model.parameters(), lr=lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(param_groups(model, lr, cfg.audio_lr_scale), lr=lr, betas=tuple(cfg.betas),
+                             weight_decay=cfg.weight_decay)
 
 
 def _clip_and_step(model: WanDiT, opt: torch.optim.Optimizer, clip: float) -> float:

@@ -107,7 +107,7 @@ def test_fsdp_step_equals_one_process(tmp_path, inits, stage, extra):
 
 def test_fsdp_dmd_step_and_checkpoints_across_strategies(tmp_path, inits):
     """Self-Forcing rollout + critic + EMA under FSDP; FSDP's checkpoint resumes in one process and back."""
-    args = [*DMD, *inits, "save_every=1"]
+    args = [*DMD, *inits, "save_every=1", "audio_lr_scale=10"]  # two parameter groups in each optimizer
     _one_process("dmd", tmp_path / "ref", "steps=2", *args)  # uninterrupted reference
     _fsdp("dmd", tmp_path / "a", "steps=1", *args)
     _one_process("dmd", tmp_path / "step1", "steps=1", *args)
@@ -161,3 +161,24 @@ def test_parallel_config_from_yaml_and_command_line(tmp_path):
     with pytest.raises(ValueError, match="meta_init"):
         load_train_config(None, ["parallel.meta_init=true"], stage="teacher")
     assert load_train_config(None, ["parallel.strategy=fsdp", "parallel.meta_init=true"]).parallel.meta_init
+
+
+def test_optimizer_state_is_indexed_by_model_order_whatever_the_groups():
+    """One process saves Adam state under `model.named_parameters()` indices (as FSDP does), so a run whose
+    parameter groups are not in model order still resumes under the other strategy."""
+    from livetalk.distill import parallel
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    first, second = list(model[0].parameters()), list(model[1].parameters())
+    opt = torch.optim.AdamW([{"params": second, "lr": 1e-2}, {"params": first, "lr": 1e-3}])
+    model(torch.randn(5, 3)).square().sum().backward()
+    opt.step()
+    state = parallel.optim_state(model, opt)
+    shapes = [p.shape for p in model.parameters()]
+    assert [state["state"][i]["exp_avg"].shape for i in range(4)] == shapes
+    assert [g["params"] for g in state["param_groups"]] == [[2, 3], [0, 1]]
+    fresh = torch.optim.AdamW([{"params": second, "lr": 1e-2}, {"params": first, "lr": 1e-3}])
+    parallel.load_optim_state(model, fresh, state)
+    for p in model.parameters():
+        assert torch.equal(fresh.state[p]["exp_avg"], opt.state[p]["exp_avg"])

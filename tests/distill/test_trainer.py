@@ -31,19 +31,38 @@ def _cli(stage, out, *extra, env=None, nproc=1):
 
 
 def test_kill_and_resume_equals_uninterrupted(tmp_path):
-    ref = _cli("teacher", tmp_path / "ref", "steps=6", "save_every=2", "lr=1e-3")  # same threads as the resumed run
+    opts = ["steps=6", "save_every=2", "lr=1e-3", "audio_lr_scale=3"]
+    ref = _cli("teacher", tmp_path / "ref", *opts)  # same threads as the resumed run
     assert ref.returncode == 0, ref.stderr[-2000:]
-    killed = _cli("teacher", tmp_path / "run", "steps=6", "save_every=2", "lr=1e-3",
-                  env={"LIVETALK_CRASH_AT_STEP": "5"})
+    killed = _cli("teacher", tmp_path / "run", *opts, env={"LIVETALK_CRASH_AT_STEP": "5"})
     assert killed.returncode == 17, killed.stderr[-2000:]
     assert (tmp_path / "run" / "last.pt").exists() and not (tmp_path / "run" / "teacher.safetensors").exists()
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["step"] == 4
-    resumed = _cli("teacher", tmp_path / "run", "steps=6", "save_every=2", "lr=1e-3")
+    resumed = _cli("teacher", tmp_path / "run", *opts)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resuming from step 4" in resumed.stdout
     a = load_file(str(tmp_path / "ref" / "teacher.safetensors"))
     b = load_file(str(tmp_path / "run" / "teacher.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_audio_modules_get_their_own_learning_rate():
+    from livetalk.distill.stages import param_groups
+    from livetalk.models.config import get_preset
+    from livetalk.models.dit import WanDiT
+
+    model = WanDiT(get_preset("micro"))
+    one = param_groups(model, 1e-3)
+    assert len(one) == 1 and len(one[0]["params"]) == len(list(model.parameters()))
+    rest, audio = param_groups(model, 1e-3, audio_lr_scale=10)
+    assert (rest["lr"], audio["lr"]) == (1e-3, 1e-2)
+    expected = {id(p) for n, p in model.named_parameters() if n.startswith(("audio_proj.", "audio_cond_projs."))}
+    assert {id(p) for p in audio["params"]} == expected and len(expected) == 2 + 2 + 2 * len(model.cfg.audio_layers)
+    assert not expected & {id(p) for p in rest["params"]}
+    with pytest.raises(ValueError, match="no audio modules"):
+        param_groups(WanDiT(get_preset("tiny-t2v")), 1e-3, audio_lr_scale=10)
+    with pytest.raises(ValueError, match="audio_lr_scale"):
+        _cfg("teacher", "/tmp/x", "audio_lr_scale=0")
 
 
 def test_three_stages_end_to_end(tmp_path):
