@@ -74,7 +74,7 @@ def param_groups(model: WanDiT, lr: float, audio_lr_scale: float = 1.0) -> list[
     """AdamW parameter groups: everything at `lr`, the audio modules (`AUDIO_MODULES`) at `lr · audio_lr_scale`.
 
     One group when the scale is 1 (checkpointed optimizer states keep their old layout)."""
-    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    named = list(model.named_parameters())
     if audio_lr_scale == 1.0:
         return [{"params": [p for _, p in named], "lr": lr}]
     audio = [p for n, p in named if n.startswith(AUDIO_MODULES)]
