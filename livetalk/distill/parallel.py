@@ -200,6 +200,12 @@ def load_model_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
     set_model_state_dict(model, state, options=_full_options())
 
 
+def _rekey(state: dict, key) -> dict:
+    """An optimizer state dict with every parameter key (of "state" and of each group's "params") mapped."""
+    return {"state": {key[k]: v for k, v in state["state"].items()},
+            "param_groups": [{**g, "params": [key[k] for k in g["params"]]} for g in state["param_groups"]]}
+
+
 def _optimizer_to_model_index(model: nn.Module, opt: torch.optim.Optimizer) -> dict[int, int]:
     """Position of each optimizer parameter (counted across its groups, as `opt.state_dict()` does) → its
     position in `model.named_parameters()`."""
@@ -214,40 +220,23 @@ def optim_state(model: nn.Module, opt: torch.optim.Optimizer) -> dict:
     Indices always count `model.named_parameters()` (not the optimizer's group order), so states saved with
     several parameter groups load under either strategy."""
     if not is_sharded(model):
-        state = opt.state_dict()
-        to_model = _optimizer_to_model_index(model, opt)
-        return {
-            "state": {to_model[i]: v for i, v in state["state"].items()},
-            "param_groups": [{**g, "params": [to_model[i] for i in g["params"]]} for g in state["param_groups"]],
-        }
+        return _rekey(opt.state_dict(), _optimizer_to_model_index(model, opt))
     from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
 
     state = get_optimizer_state_dict(model, opt, options=_full_options(cpu_offload=True))
     if not state:
         return {}
-    index = {name: i for i, (name, _) in enumerate(model.named_parameters())}
-    return {
-        "state": {index[k]: v for k, v in state["state"].items()},
-        "param_groups": [{**g, "params": [index[k] for k in g["params"]]} for g in state["param_groups"]],
-    }
+    return _rekey(state, {name: i for i, (name, _) in enumerate(model.named_parameters())})
 
 
 def load_optim_state(model: nn.Module, opt: torch.optim.Optimizer, state: dict) -> None:
     """Inverse of `optim_state` (every rank passes the whole state)."""
     if not is_sharded(model):
-        to_opt = {m: o for o, m in _optimizer_to_model_index(model, opt).items()}
-        opt.load_state_dict({
-            "state": {to_opt[i]: v for i, v in state["state"].items()},
-            "param_groups": [{**g, "params": [to_opt[i] for i in g["params"]]} for g in state["param_groups"]],
-        })
+        opt.load_state_dict(_rekey(state, {m: o for o, m in _optimizer_to_model_index(model, opt).items()}))
         return
     from torch.distributed.checkpoint.state_dict import set_optimizer_state_dict
 
-    names = [name for name, _ in model.named_parameters()]
-    by_name = {
-        "state": {names[i]: v for i, v in state["state"].items()},
-        "param_groups": [{**g, "params": [names[i] for i in g["params"]]} for g in state["param_groups"]],
-    }
+    by_name = _rekey(state, [name for name, _ in model.named_parameters()])
     # Parameters that never had a gradient (e.g. the generator's text embedding: the rollout caches its k/v
     # detached) have no Adam state. The loader fills every state with a zero-gradient step first; drop those
     # entries again so that such a parameter starts at step 0 if it ever gets a gradient, as in one process.

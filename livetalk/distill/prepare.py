@@ -60,8 +60,8 @@ def pack_latent_file(latents: list[torch.Tensor], audio: torch.Tensor | list[tor
 
 
 def merge_latent_files(parts: list[dict]) -> dict:
-    """Several files of the `pack_latent_file` layout → one (windows concatenated in order, each variant's
-    distinct prompts merged into one context table). Window ids must be unique and the negative prompt, the
+    """Several files of the `pack_latent_file` layout → one, packed by it again (windows concatenated in order,
+    each distinct prompt's encoded text state reused). Window ids must be unique and the negative prompt, the
     degradation and the variants the same in every part."""
     if not parts:
         raise ValueError("nothing to merge")
@@ -80,27 +80,18 @@ def merge_latent_files(parts: list[dict]) -> dict:
     ids = [i for d in parts for i in d["ids"]]
     if len(set(ids)) != len(ids):
         raise ValueError("window ids repeat across the parts (the same clips twice?)")
-    out = {"latents": torch.cat([d["latents"] for d in parts]), "audio": torch.cat([d["audio"] for d in parts]),
-           "ids": ids, "neg_context": first["neg_context"], "degrade": first["degrade"], "variants": {}}
-    for v in first["variants"]:
-        prompts: list[str] = []
-        rows: list[torch.Tensor] = []
-        where: dict[str, int] = {}
-        index = []
-        for d in parts:
+    variants = list(first["variants"])
+    rows = {NEGATIVE_PROMPT: first["neg_context"]}  # text states already encoded, by prompt
+    prompts: dict[str, list[str]] = {v: [] for v in variants}
+    for d in parts:
+        for v in variants:
             part = d["variants"][v]
-            local = []
             for p, row in zip(part["prompts"], part["context_table"]):
-                if p not in where:
-                    where[p] = len(prompts)
-                    prompts.append(p)
-                    rows.append(row)
-                local.append(where[p])
-            index.append(torch.tensor(local, dtype=torch.long)[part["prompt_index"]])
-        out["variants"][v] = {"ref": torch.cat([d["variants"][v]["ref"] for d in parts]),
-                              "prompt_index": torch.cat(index), "context_table": torch.stack(rows),
-                              "prompts": prompts}
-    return out
+                rows.setdefault(p, row)
+            prompts[v] += [part["prompts"][i] for i in part["prompt_index"].tolist()]
+    refs = {v: [r for d in parts for r in d["variants"][v]["ref"]] for v in variants}
+    return pack_latent_file([z for d in parts for z in d["latents"]], torch.cat([d["audio"] for d in parts]), ids,
+                            refs, prompts, lambda ps: torch.stack([rows[p] for p in ps]), first["degrade"])
 
 
 def _variant_conditions(reference: np.ndarray, prompt: str, index: int, variant: str, degrade: float,
