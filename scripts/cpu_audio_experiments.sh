@@ -101,3 +101,23 @@ python scripts/prep_split.py merge --inputs $W/world_a4.pt $W/big_sub_a4.pt --ou
 $D --data $W/world_a4x.pt --eval $W/eval_a4.pt --teacher-init $W/runM4/teacher/teacher.safetensors --teacher-lr 3e-4 \
     --teacher-steps 1000 --out $W/runM4x
 python scripts/condition_use.py --data $W/eval_a4.pt --checkpoint $W/runM4x/teacher/teacher.safetensors > $W/cu_M4x.json
+
+# ---- session 7 (2026-11-30): the audio features' offset hides loudness from AudioPack -------------------------
+# the micro control with the tiny log-mel's offset (~15 min of one core each)
+python scripts/audio_offset_micro.py scratch &
+python scripts/audio_offset_micro.py continue
+wait
+# the offset, its direction and the mouth read-outs on the training features
+python scripts/audio_offset.py --data $W/world.pt --world $W/world_train
+# two teachers from scratch on the ×5 windows, raw and standardised features, 103 min side by side; scored every
+# 500 steps from last.pt (stopped after step 4,000)
+python scripts/audio_standardise.py --stats-from $W/world_a4x.pt \
+    --files $W/world_a4x.pt:$W/world_a4x_an.pt $W/eval_a4.pt:$W/eval_a4_an.pt
+python scripts/tiny_distill.py --only teacher --teacher-batch 16 --data $W/world_a4x.pt --eval $W/eval_a4.pt \
+    --teacher-lr 3e-4 --teacher-steps 8000 --out $W/runSraw &
+python scripts/tiny_distill.py --only teacher --teacher-batch 16 --data $W/world_a4x_an.pt --eval $W/eval_a4_an.pt \
+    --teacher-lr 3e-4 --teacher-steps 8000 --out $W/runSstd &
+# … while they run, for each S in Sraw Sstd (eval $W/eval_a4.pt for Sraw, $W/eval_a4_an.pt for Sstd), every 500 steps:
+#   python scripts/snapshot.py $W/run$S/teacher $W/snap_$S.safetensors
+#   python scripts/condition_use.py --data EVAL --checkpoint $W/snap_$S.safetensors > $W/cu_${S}_STEP.json
+wait

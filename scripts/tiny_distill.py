@@ -95,6 +95,9 @@ def main() -> None:
                     help="teacher and ODE stages: extra loss weight on the latent mouth box (TrainConfig.mouth_box)")
     ap.add_argument("--audio-lr-scale", type=float, default=1.0,
                     help="teacher and ODE stages: learning-rate multiplier for the audio modules")
+    ap.add_argument("--audio-standardise", action="store_true",
+                    help="teacher stage: train on standardised audio features, export for raw ones "
+                         "(TrainConfig.audio_standardise)")
     ap.add_argument("--ode-batch", type=int, default=32)
     ap.add_argument("--ode-pairs-clips", type=int, default=0, help="teacher trajectories for this many clips (0 = all)")
     ap.add_argument("--ode-teacher-steps", type=int, default=32)
@@ -114,7 +117,7 @@ def main() -> None:
         stage("teacher", "teacher", out, args.device, data=f"{args.data}:clean", eval_data=f"{args.eval}:clean",
               init=args.teacher_init, steps=s(args.teacher_steps), batch_size=args.teacher_batch, lr=args.teacher_lr,
               mouth_weight=args.mouth_weight, audio_lr_scale=args.audio_lr_scale,
-              eval_every=s(300), save_every=s(100), **common)
+              audio_standardise=args.audio_standardise, eval_every=s(300), save_every=s(100), **common)
     ode_kw = dict(teacher=path["teacher"], teacher_steps=args.ode_teacher_steps, teacher_text_scale=3.0,
                   teacher_audio_scale=3.0, ode_pairs_clips=args.ode_pairs_clips, batch_size=args.ode_batch, lr=2e-4,
                   mouth_weight=args.mouth_weight, audio_lr_scale=args.audio_lr_scale,

@@ -61,6 +61,9 @@ class TrainConfig:
     grad_clip: float = 10.0
     # learning-rate multiplier for the audio modules (`audio_proj`, `audio_cond_projs`) in every stage's optimizers
     audio_lr_scale: float = 1.0
+    # teacher stage: train on per-channel standardised audio features (training-set statistics; the init is folded
+    # to match) and export for raw features (`distill/audio_norm.py`): offset features hide loudness from AudioPack
+    audio_standardise: bool = False
     grad_checkpointing: bool = False
     # micro-batches per step and rank, each with its own random stream: k on N ranks reproduce N·k ranks
     grad_accum: int = 1
@@ -111,6 +114,9 @@ class TrainConfig:
                              f"left < right, got {self.mouth_box}")
         if self.audio_lr_scale <= 0:
             raise ValueError(f"audio_lr_scale must be > 0, got {self.audio_lr_scale}")
+        if self.audio_standardise and self.stage != "teacher":
+            raise ValueError("audio_standardise applies to the teacher stage only (ODE and DMD load the teacher as "
+                             "exported, for raw audio features)")
         if self.grad_accum < 1:
             raise ValueError(f"grad_accum must be >= 1, got {self.grad_accum}")
         if self.parallel.mixed_precision == "bf16" and (self.dtype != "fp32" or not self.device.startswith("cuda")):

@@ -11,7 +11,7 @@ rank 0 writes.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
@@ -20,6 +20,7 @@ from ..diffusion.schedule import FlowMatchSchedule
 from ..models.checkpoint import check_layout, load_dit, read_shapes, save_dit
 from ..models.config import get_preset
 from ..models.dit import WanDiT, build_dit
+from .audio_norm import audio_stats, fold_audio_standardisation, fold_audio_state, standardise_audio
 from .config import TrainConfig
 from .data import LatentClips
 from .dmd import EMA, critic_loss, dmd_generator_loss, self_forcing_rollout
@@ -31,8 +32,9 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def _model(cfg: TrainConfig, path: str, trainable: bool, dtype: torch.dtype | None = None,
-           device: str | None = None) -> WanDiT:
-    """The checkpoint at `path` (or a random init), as a whole model on `device` (default `cfg.device`)."""
+           device: str | None = None, transform: Callable[[WanDiT], WanDiT] | None = None) -> WanDiT:
+    """The checkpoint at `path` (or a random init), as a whole model on `device` (default `cfg.device`), passed
+    through `transform` (e.g. folding the audio standardisation into it) unless built on the meta device."""
     dtype, device = dtype or DTYPES[cfg.dtype], device or cfg.device
     if device == "meta":
         model = build_dit(cfg.preset, device="meta", dtype=dtype)
@@ -40,6 +42,8 @@ def _model(cfg: TrainConfig, path: str, trainable: bool, dtype: torch.dtype | No
         model = load_dit(path, preset=cfg.preset, device=device, dtype=dtype)
     else:
         model = build_dit(cfg.preset, device=device, dtype=dtype, seed=cfg.seed)
+    if transform is not None and device != "meta":
+        model = transform(model)
     model.gradient_checkpointing = cfg.grad_checkpointing
     model.train(trainable)
     return model.requires_grad_(trainable)
@@ -54,16 +58,18 @@ def _meta_init(cfg: TrainConfig) -> bool:
     return cfg.parallel.meta_init and cfg.parallel.strategy == "fsdp" and parallel.world_size() > 1
 
 
-def _shared_model(cfg: TrainConfig, path: str, trainable: bool, dtype: torch.dtype | None = None) -> WanDiT:
+def _shared_model(cfg: TrainConfig, path: str, trainable: bool, dtype: torch.dtype | None = None,
+                  transform: Callable[[WanDiT], WanDiT] | None = None) -> WanDiT:
     """`_shared(cfg, _model(...))`; with `parallel.meta_init` under FSDP the model is built on the meta device and
     sharded, and only rank 0 reads the checkpoint (every rank checks its layout from the header first, so a wrong
     file fails on all ranks alike instead of hanging the others in the broadcast)."""
     if not _meta_init(cfg):
-        return _shared(cfg, _model(cfg, path, trainable, dtype))
+        return _shared(cfg, _model(cfg, path, trainable, dtype, transform=transform))
     if path:
         check_layout(get_preset(cfg.preset), read_shapes(path)[0])
     model = _model(cfg, path, trainable, dtype, device="meta")
-    return parallel.shard_from_rank0(model, lambda: _model(cfg, path, trainable, dtype, device="cpu"),
+    return parallel.shard_from_rank0(model, lambda: _model(cfg, path, trainable, dtype, device="cpu",
+                                                                      transform=transform),
                                      cfg.parallel.mixed_precision, cfg.device)
 
 
@@ -112,10 +118,11 @@ def _backward_mean(losses: Iterable[torch.Tensor], n: int) -> float:
     return total
 
 
-def _export(model: WanDiT, path: Path, meta: dict[str, str]) -> Path:
+def _export(model: WanDiT, path: Path, meta: dict[str, str],
+            transform: Callable[[dict], dict] | None = None) -> Path:
     state = parallel.model_state(model)  # collective when sharded
     if parallel.is_main():
-        save_dit(model, path, meta, state_dict=state)
+        save_dit(model, path, meta, state_dict=state if transform is None else transform(state))
     return path
 
 
@@ -175,8 +182,22 @@ class TeacherStage(Stage):
 
     def __init__(self, cfg: TrainConfig):
         super().__init__(cfg)
-        self.model = _shared_model(cfg, cfg.init, trainable=True)
+        self.audio_stats = self._standardise_audio() if cfg.audio_standardise else None
+        fold = None
+        if self.audio_stats is not None and cfg.init:  # the init was trained on raw features: same function
+            fold = lambda m: fold_audio_standardisation(m, *self.audio_stats)  # noqa: E731
+        self.model = _shared_model(cfg, cfg.init, trainable=True, transform=fold)
         self.opt = _adamw(self.model, cfg.lr, cfg)
+
+    def _standardise_audio(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Standardise the train and eval audio in place with the training set's per-channel statistics."""
+        if self.train_data.audio is None:
+            raise ValueError("audio_standardise needs data with audio features")
+        stats = audio_stats(self.train_data.audio)
+        for data in (self.train_data, self.eval_data):
+            if data is not None:
+                data.audio = standardise_audio(data.audio, *stats)
+        return stats
 
     def modules(self):
         return {"model": self.model}
@@ -212,7 +233,13 @@ class TeacherStage(Stage):
         return {"eval_loss": sum(plain) / len(plain), "eval_mouth_loss": sum(mouth) / len(mouth)}
 
     def export(self, out_dir: Path) -> list[Path]:
-        return [_export(self.model, out_dir / "teacher.safetensors", {"stage": "teacher"})]
+        """`teacher.safetensors`, always for raw audio features (trained standardised: the map is unfolded)."""
+        if self.audio_stats is None:
+            return [_export(self.model, out_dir / "teacher.safetensors", {"stage": "teacher"})]
+        pack = get_preset(self.cfg.preset).audio_pack  # (the model may be an FSDP wrapper)
+        unfold = lambda st: fold_audio_state(st, *self.audio_stats, pack, inverse=True)  # noqa: E731
+        meta = {"stage": "teacher", "audio_standardise": "trained on standardised audio; exported for raw features"}
+        return [_export(self.model, out_dir / "teacher.safetensors", meta, transform=unfold)]
 
 
 class ODEStage(Stage):

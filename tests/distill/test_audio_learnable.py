@@ -9,10 +9,9 @@ are equal (0.91) — the audio is used only after the rest of the clip is learnt
 
 import torch
 
-from livetalk.diffusion.schedule import FlowMatchSchedule
+from livetalk.distill.audio_control import audio_driven_batch, train_control
 from livetalk.distill.batch import TrainBatch
 from livetalk.distill.diagnostics import condition_use
-from livetalk.distill.teacher import teacher_loss
 from livetalk.models.config import get_preset
 from livetalk.models.dit import build_dit
 
@@ -22,28 +21,15 @@ F, H = 5, 4
 
 def _audio_driven(n: int, g: torch.Generator) -> TrainBatch:
     """A still random image per clip; its lower half moves with the mean of each latent frame's audio window."""
-    audio = torch.randn(n, F, CFG.audio_pack, CFG.audio_dim, generator=g)
-    amp = audio[..., :8].mean((2, 3))  # [n, F]
-    lat = 0.3 * torch.randn(n, 1, CFG.latent_channels, H, H, generator=g).expand(n, F, -1, -1, -1).clone()
-    lat[:, :, :, H // 2 :, :] += 2.0 * amp[:, :, None, None, None]
-    ctx = torch.randn(n, CFG.text_len, CFG.text_dim, generator=g)
-    return TrainBatch(lat, lat[:, 0].clone(), ctx, torch.zeros_like(ctx), audio)
+    return audio_driven_batch(CFG, n, g, frames=F, size=H)
 
 
 def test_teacher_learns_to_use_audio_that_explains_the_video(one_thread):
     torch.manual_seed(0)
     model = build_dit(CFG, seed=0)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
-    sched = FlowMatchSchedule(1000, 5.0)
-    g = torch.Generator().manual_seed(1)
     held_out = _audio_driven(16, torch.Generator().manual_seed(99))
     before = condition_use(model.eval(), held_out)["audio"]
-    model.train()
-    for _ in range(600):
-        loss = teacher_loss(model, _audio_driven(8, g), sched, generator=g)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    after = condition_use(model.eval(), held_out)["audio"]
+    after = train_control(model, lambda g: _audio_driven(8, g), 600, 2e-3, torch.Generator().manual_seed(1),
+                          held_out=held_out)[-1]
     assert abs(before["other"] - before["true"]) < 0.02  # untrained: no audio gap
     assert after["other"] - after["true"] > 0.05 and after["zero"] > after["true"]

@@ -31,7 +31,7 @@ def _cli(stage, out, *extra, env=None, nproc=1):
 
 
 def test_kill_and_resume_equals_uninterrupted(tmp_path):
-    opts = ["steps=6", "save_every=2", "lr=1e-3", "audio_lr_scale=3"]
+    opts = ["steps=6", "save_every=2", "lr=1e-3", "audio_lr_scale=3", "audio_standardise=true"]
     ref = _cli("teacher", tmp_path / "ref", *opts)  # same threads as the resumed run
     assert ref.returncode == 0, ref.stderr[-2000:]
     killed = _cli("teacher", tmp_path / "run", *opts, env={"LIVETALK_CRASH_AT_STEP": "5"})
@@ -63,6 +63,35 @@ def test_audio_modules_get_their_own_learning_rate():
         param_groups(WanDiT(get_preset("tiny-t2v")), 1e-3, audio_lr_scale=10)
     with pytest.raises(ValueError, match="audio_lr_scale"):
         _cfg("teacher", "/tmp/x", "audio_lr_scale=0")
+
+
+def test_audio_standardise_folds_the_init_and_exports_for_raw_features(tmp_path):
+    """A teacher continued with `audio_standardise` and lr 0 exports its init again: the init is folded onto the
+    standardised features, trained in those coordinates, and unfolded on export."""
+    from livetalk.distill.stages import TeacherStage
+
+    init = train(_cfg("teacher", tmp_path / "a", "steps=2"), progress=False)["exported"][0]
+    cfg = _cfg("teacher", tmp_path / "b", "steps=1", "lr=0", f"init={init}", "audio_standardise=true")
+    stage = TeacherStage(cfg)
+    raw = stage.train_data.audio.flatten(0, 2)
+    assert raw.mean(0).abs().max() < 1e-4 and (raw.std(0) - 1).abs().max() < 1e-4  # standardised in place
+    out = train(cfg, progress=False)["exported"][0]
+    a, b = load_file(str(init)), load_file(str(out))
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+    folded = TeacherStage(cfg).model.state_dict()["audio_proj.proj.weight"]
+    assert not torch.allclose(folded, a["audio_proj.proj.weight"], atol=1e-3)  # the stage trains folded weights
+    with pytest.raises(ValueError, match="teacher stage only"):
+        _cfg("ode", tmp_path / "c", "audio_standardise=true")
+
+
+def test_snapshot_script_writes_the_model_of_last_pt(tmp_path):
+    out = train(_cfg("teacher", tmp_path / "t", "steps=2", "save_every=2"), progress=False)["exported"][0]
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "snapshot.py")
+    r = subprocess.run([sys.executable, script, str(tmp_path / "t"), str(tmp_path / "snap.safetensors")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "2", r.stderr[-2000:]
+    a, b = load_file(str(out)), load_file(str(tmp_path / "snap.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_three_stages_end_to_end(tmp_path):
