@@ -110,7 +110,7 @@ wait
 # the offset, its direction and the mouth read-outs on the training features
 python scripts/audio_offset.py --data $W/world.pt --world $W/world_train
 # two teachers from scratch on the ×5 windows, raw and standardised features, 103 min side by side; scored every
-# 500 steps from last.pt (stopped after step 4,000; rerun, they resume from last.pt: scored at 4,500)
+# 500 steps from last.pt (stopped after step 4,000; rerun, they resume from last.pt: scored at 4,500 and 5,000)
 python scripts/audio_standardise.py --stats-from $W/world_a4x.pt \
     --files $W/world_a4x.pt:$W/world_a4x_an.pt $W/eval_a4.pt:$W/eval_a4_an.pt
 python scripts/tiny_distill.py --only teacher --teacher-batch 16 --data $W/world_a4x.pt --eval $W/eval_a4.pt \
