@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from livetalk.distill.trainer import CHECKPOINT
 from livetalk.models.checkpoint import save_dit
 from livetalk.models.dit import build_dit
 
@@ -23,10 +24,10 @@ def main() -> None:
     ap.add_argument("out")
     ap.add_argument("--module", default="model", help="teacher: model; ode: student; dmd: student / fake")
     args = ap.parse_args()
-    state = torch.load(Path(args.run_dir) / "last.pt", map_location="cpu", weights_only=False)
+    state = torch.load(Path(args.run_dir) / CHECKPOINT, map_location="cpu", weights_only=False)
     models = state["stage"]["models"]
     if args.module not in models:
-        raise SystemExit(f"last.pt holds {sorted(models)}, not {args.module!r}")
+        raise SystemExit(f"{CHECKPOINT} holds {sorted(models)}, not {args.module!r}")
     model = build_dit(state["config"]["preset"], seed=0)
     model.load_state_dict(models[args.module])
     save_dit(model, args.out, {"step": str(state["step"]), "source": str(args.run_dir)})

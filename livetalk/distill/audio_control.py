@@ -16,9 +16,12 @@ from collections.abc import Callable
 
 import torch
 
+from ..diffusion.schedule import FlowMatchSchedule
 from ..models.config import DiTConfig
 from ..models.dit import WanDiT
 from .batch import TrainBatch
+from .diagnostics import condition_use
+from .teacher import teacher_loss
 
 
 def audio_driven_batch(cfg: DiTConfig, n: int, generator: torch.Generator, *, frames: int = 5, size: int = 4,
@@ -41,10 +44,6 @@ def train_control(model: WanDiT, batches: Callable[[torch.Generator], TrainBatch
                   **loss_kwargs) -> list[dict]:
     """AdamW on `teacher_loss` for `steps` steps of `batches(generator)`; returns, every `every` steps (and at
     the end), `condition_use(model, held_out)["audio"]` with the step. `loss_kwargs` go to `teacher_loss`."""
-    from ..diffusion.schedule import FlowMatchSchedule
-    from .diagnostics import condition_use
-    from .teacher import teacher_loss
-
     opt = torch.optim.AdamW(model.parameters(), lr=lr)
     schedule = FlowMatchSchedule(1000, 5.0)
     scores = []
