@@ -121,3 +121,35 @@ python scripts/tiny_distill.py --only teacher --teacher-batch 16 --data $W/world
 #   python scripts/snapshot.py $W/run$S/teacher $W/snap_$S.safetensors
 #   python scripts/condition_use.py --data EVAL --checkpoint $W/snap_$S.safetensors > $W/cu_${S}_STEP.json
 wait
+
+# ---- session 8 (2026-11-30): do the samples follow the audio, and does distillation keep it? -------------------
+# both teachers resumed from last.pt (step 5,100) to step 7,000 (50 min side by side), scored every 500 steps as above
+# 120 held-out windows (3 per clip), ×5 mouth, for the sample read-outs
+python scripts/prep_split.py local --data $W/world_eval --out $W/eval3_meta.pt --windows-per-clip 3
+python scripts/prep_split.py encode --data $W/world_eval --meta $W/eval3_meta.pt --out $W/eval3.pt
+python scripts/mouth_delta.py --data $W/eval3.pt --world $W/world_eval --out $W/delta_eval3.pt
+python scripts/mouth_delta.py --data $W/eval3.pt --delta $W/delta_eval3.pt --amplify 4 --out-latents $W/eval3_a4.pt
+# teacher samples (48 Euler steps, CFG 3) with own and swapped audio, mouth read out by a ridge fitted on world_a4.pt
+# (~19 min each on one core)
+SS="--data $W/eval3_a4.pt --world $W/world_eval --fit-data $W/world_a4.pt --fit-world $W/world_train"
+python scripts/snapshot.py $W/runSstd/teacher $W/runSstd/snap7000.safetensors
+python scripts/snapshot.py $W/runSraw/teacher $W/runSraw/snap7000.safetensors
+python scripts/sample_sync.py --checkpoint $W/runSstd/snap7000.safetensors $SS --audio-stats-from $W/world_a4x.pt
+python scripts/sample_sync.py --checkpoint $W/runSraw/snap7000.safetensors $SS
+# distil each: ODE init as the LiveTalk recipe (curated, 600 steps, 256 trajectories of 24 Euler steps), ~20 min
+for S in Sstd Sraw; do mkdir -p $W/run${S}ODE/teacher; cp $W/run$S/snap7000.safetensors $W/run${S}ODE/teacher/teacher.safetensors; done
+python scripts/tiny_distill.py --only ode-converged --data $W/world_a4x_an.pt --eval $W/eval_a4_an.pt \
+    --out $W/runSstdODE --ode-pairs-clips 256 --ode-teacher-steps 24 --ode-batch 16
+python scripts/tiny_distill.py --only ode-converged --data $W/world_a4x.pt --eval $W/eval_a4.pt \
+    --out $W/runSrawODE --ode-pairs-clips 256 --ode-teacher-steps 24 --ode-batch 16
+python scripts/sample_sync.py --checkpoint $W/runSstdODE/ode-converged/student_ode.safetensors --role student $SS \
+    --audio-stats-from $W/world_a4x.pt
+python scripts/sample_sync.py --checkpoint $W/runSrawODE/ode-converged/student_ode.safetensors --role student $SS
+python scripts/condition_use.py --causal --data $W/eval_a4_an.pt --checkpoint $W/runSstdODE/ode-converged/student_ode.safetensors
+python scripts/condition_use.py --causal --data $W/eval_a4.pt --checkpoint $W/runSrawODE/ode-converged/student_ode.safetensors
+# DMD, LiveTalk recipe (2× learning rates, CFG 6, curated), 800 steps × batch 8 from the Sstd ODE student
+python scripts/tiny_distill.py --only dmd-livetalk --data $W/world_a4x_an.pt --eval $W/eval_a4_an.pt \
+    --out $W/runSstdODE --dmd-steps 800 --dmd-batch 8
+python scripts/sample_sync.py --checkpoint $W/runSstdODE/dmd-livetalk/student.safetensors --role student $SS \
+    --audio-stats-from $W/world_a4x.pt
+python scripts/condition_use.py --causal --data $W/eval_a4_an.pt --checkpoint $W/runSstdODE/dmd-livetalk/student.safetensors

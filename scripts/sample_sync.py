@@ -1,0 +1,118 @@
+"""Do a model's *samples* follow their audio? Sample held-out windows with their own audio and with another
+clip's audio, read the mouth from the latents with a ridge read-out fitted on ground truth of the same latent
+space (`livetalk.eval.mouth_readout`), and correlate it with the mouth track of the audio that drove it.
+
+    python scripts/sample_sync.py --checkpoint teacher.safetensors --data eval3_a4.pt --world world_eval \
+        --fit-data world_a4.pt --fit-world world_train [--role teacher|student] [--audio-stats-from world_a4x.pt]
+
+`condition_use` says whether the audio lowers the loss; this says whether it moves the mouth in what the model
+generates. Rows: ground truth (the read-out's ceiling on held-out windows), samples with their own audio
+(control: another clip's track), samples with swapped audio (control: the video's own track, which the reference
+frame and prompt belong to). `--audio-stats-from` standardises the audio features per channel with that file's
+statistics, for checkpoints trained on standardised features (`scripts/audio_standardise.py`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from livetalk.distill.audio_norm import audio_stats, standardise_audio
+from livetalk.distill.config import TrainConfig
+from livetalk.distill.data import LatentClips
+from livetalk.distill.sample_eval import stream_latents
+from livetalk.distill.teacher import sample_teacher
+from livetalk.eval.latent_probes import window_targets
+from livetalk.eval.mouth_readout import fit_mouth_readout, follow_scores, latent_frame_targets
+from livetalk.eval.probes import STATE_KEYS
+from livetalk.models.checkpoint import load_dit
+from livetalk.models.vae import pixel_frames
+
+MOUTH = STATE_KEYS.index("mouth_open")
+
+
+def mouth_tracks(ids: list[str], world: str, frames: int) -> np.ndarray:
+    """Pixel-frame mouth openness `[N, 4(F − 1) + 1]` of latent windows "clip#start" of a world folder."""
+    states, _ = window_targets(ids, world, pixel_frames(frames))
+    return states[..., MOUTH]
+
+
+@torch.no_grad()
+def sample(model, clips: LatentClips, audio: torch.Tensor, role: str, seed: int, steps: int, cfg: float,
+           bs: int = 40) -> torch.Tensor:
+    """Latents `[N, F, 16, h, w]` of every window of `clips`, driven by `audio` `[N, F, pack, D]`."""
+    out = []
+    for i in range(0, len(clips), bs):
+        idx = list(range(i, min(i + bs, len(clips))))
+        batch = clips.batch(idx)
+        batch.audio = audio[idx]
+        if role == "teacher":
+            g = torch.Generator().manual_seed(seed + i)
+            x0, _ = sample_teacher(model, batch, steps=steps, text_scale=cfg, audio_scale=cfg, generator=g)
+        else:
+            x0 = stream_latents(model, batch, seed=seed + i)
+        out.append(x0)
+    return torch.cat(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--data", required=True, help="held-out latent file (variant clean)")
+    ap.add_argument("--world", required=True, help="world folder of --data (mouth tracks)")
+    ap.add_argument("--fit-data", required=True, help="ground-truth latent file the read-out is fitted on")
+    ap.add_argument("--fit-world", required=True, help="world folder of --fit-data")
+    ap.add_argument("--fit-clips", type=int, default=960)
+    ap.add_argument("--role", choices=["teacher", "student"], default="teacher")
+    ap.add_argument("--steps", type=int, default=48, help="teacher Euler steps")
+    ap.add_argument("--cfg", type=float, default=3.0, help="teacher text and audio guidance scale")
+    ap.add_argument("--seeds", type=int, default=1, help="noise seeds per window")
+    ap.add_argument("--audio-stats-from", default="", help="standardise the audio with this file's statistics")
+    ap.add_argument("--samples", default="", help="cache of the sampled latents (fp16): reused if present, else written")
+    ap.add_argument("--preset", default="tiny")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    box = TrainConfig.mouth_box
+
+    fit = torch.load(args.fit_data, map_location="cpu", weights_only=False)
+    n_fit = min(args.fit_clips, len(fit["ids"]))
+    fit_lat, fit_ids = fit["latents"][:n_fit].float(), fit["ids"][:n_fit]
+    readout = fit_mouth_readout(fit_lat, mouth_tracks(fit_ids, args.fit_world, fit_lat.shape[1]), box)
+
+    clips = LatentClips.load(f"{args.data}:clean")
+    n, frames = len(clips), clips.latents.shape[1]
+    track = latent_frame_targets(mouth_tracks(clips.ids, args.world, frames), frames, readout.lag)
+    swap = np.roll(np.arange(n), n // 2)  # another clip's audio (half the file away: another identity)
+    rows = {"readout": {"lag_pixel_frames": readout.lag, "train_corr": round(readout.train_corr, 4),
+                        "fit_windows": n_fit},
+            "ground truth": follow_scores([readout(clips.latents)], track, track[swap])}
+    audio = clips.audio
+    if args.audio_stats_from:
+        mean, std = audio_stats(torch.load(args.audio_stats_from, weights_only=False)["audio"])
+        audio = standardise_audio(audio, mean, std)
+    model = load_dit(args.checkpoint, preset=args.preset, dtype=torch.float32)
+    t0 = time.perf_counter()
+    cache = torch.load(args.samples, weights_only=False) if args.samples and Path(args.samples).is_file() else {}
+    own, swapped = [], []
+    for s in range(args.seeds):
+        for name, drive, rs in (("own", audio, own), ("swapped", audio[swap], swapped)):
+            key = f"{name}/{s}"
+            if key not in cache:
+                cache[key] = sample(model, clips, drive, args.role, 1000 + 7919 * s, args.steps, args.cfg).half()
+            rs.append(readout(cache[key].float()))
+    if args.samples:
+        torch.save(cache, args.samples)
+    rows["samples, own audio"] = follow_scores(own, track, track[swap])
+    rows["samples, swapped audio"] = follow_scores(swapped, track[swap], track)
+    rows["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
