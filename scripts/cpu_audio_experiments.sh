@@ -153,3 +153,7 @@ python scripts/tiny_distill.py --only dmd-livetalk --data $W/world_a4x_an.pt --e
 python scripts/sample_sync.py --checkpoint $W/runSstdODE/dmd-livetalk/student.safetensors --role student $SS \
     --audio-stats-from $W/world_a4x.pt
 python scripts/condition_use.py --causal --data $W/eval_a4_an.pt --checkpoint $W/runSstdODE/dmd-livetalk/student.safetensors
+# more seeds (cached samples are reused: --samples FILE) and paired comparisons on the same windows:
+#   teachers --seeds 2, students --seeds 8, then e.g.
+#   python scripts/sample_sync.py --checkpoint $W/runSstd/snap7000.safetensors $SS --audio-stats-from $W/world_a4x.pt \
+#       --samples $W/ss_Sstd7000.pt --seeds 2 --compare $W/p_Sraw7000.json > $W/p_Sstd7000.json

@@ -8,7 +8,8 @@ space (`livetalk.eval.mouth_readout`), and correlate it with the mouth track of 
 `condition_use` says whether the audio lowers the loss; this says whether it moves the mouth in what the model
 generates. Rows: ground truth (the read-out's ceiling on held-out windows), samples with their own audio
 (control: another clip's track), samples with swapped audio (control: the video's own track, which the reference
-frame and prompt belong to). `--audio-stats-from` standardises the audio features per channel with that file's
+frame and prompt belong to), and the two pooled per window (the paired statistic `--compare` uses against an earlier
+run's JSON on the same windows). `--audio-stats-from` standardises the audio features per channel with that file's
 statistics, for checkpoints trained on standardised features (`scripts/audio_standardise.py`).
 """
 
@@ -28,7 +29,7 @@ from livetalk.distill.data import LatentClips
 from livetalk.distill.sample_eval import stream_latents
 from livetalk.distill.teacher import sample_teacher
 from livetalk.eval.latent_probes import window_targets
-from livetalk.eval.mouth_readout import fit_mouth_readout, follow_scores, latent_frame_targets
+from livetalk.eval.mouth_readout import clip_gains, fit_mouth_readout, follow_scores, latent_frame_targets, mean_sem
 from livetalk.eval.probes import STATE_KEYS
 from livetalk.models.checkpoint import load_dit
 from livetalk.models.vae import pixel_frames
@@ -74,6 +75,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=1, help="noise seeds per window")
     ap.add_argument("--audio-stats-from", default="", help="standardise the audio with this file's statistics")
     ap.add_argument("--samples", default="", help="cache of the sampled latents (fp16): reused if present, else written")
+    ap.add_argument("--compare", nargs="*", default=[],
+                    help="earlier outputs of this script on the same windows: paired difference of the pooled gain")
     ap.add_argument("--preset", default="tiny")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
@@ -110,6 +113,17 @@ def main() -> None:
         torch.save(cache, args.samples)
     rows["samples, own audio"] = follow_scores(own, track, track[swap])
     rows["samples, swapped audio"] = follow_scores(swapped, track[swap], track)
+    # both tests per window, averaged: the paired statistic for comparing checkpoints on the same windows
+    pooled = (clip_gains(own, track, track[swap])[2] + clip_gains(swapped, track[swap], track)[2]) / 2
+    g, sem = mean_sem(pooled)
+    rows["pooled gain"] = {"gain": round(g, 4), "gain_sem": round(sem, 4)}
+    rows["pooled gain per window"] = [round(float(x), 5) for x in pooled]
+    for other in args.compare:
+        theirs = np.array(json.load(open(other))["pooled gain per window"])
+        if len(theirs) != len(pooled):
+            raise ValueError(f"{other} scored {len(theirs)} windows, this run {len(pooled)}")
+        g, sem = mean_sem(pooled - theirs)
+        rows[f"pooled gain minus {other}"] = {"diff": round(g, 4), "diff_sem": round(sem, 4)}
     rows["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(rows, indent=2))
 

@@ -95,20 +95,29 @@ def clip_corrs(readout: np.ndarray, track: np.ndarray) -> np.ndarray:
     return np.array([_clip_corr(r[1:], t[1:]) for r, t in zip(readout, track)])
 
 
-def follow_scores(readouts: list[np.ndarray], audio_track: np.ndarray, other_track: np.ndarray) -> dict:
-    """Read-outs `[N, F]` (one array per noise seed) against the per-latent-frame tracks `[N, F]` of the audio that
-    drove each clip and of another clip: mean per-clip correlations over frames 1 … F − 1, their paired gain and its
-    standard error over clips (each clip's correlations averaged over seeds first).
-
-    Read-outs and tracks are centred per frame over the clips first: windows that all start at the same point of
-    their clip share a time course (silence, then speech), which would otherwise correlate every read-out with
-    every track (on the ×5 ground truth, 0.67 against another clip's track uncentred)."""
+def clip_gains(readouts: list[np.ndarray], audio_track: np.ndarray, other_track: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per-clip correlations `[N]` with the driving audio's track and with the other track, and their difference,
+    each averaged over the read-outs `[N, F]` of the noise seeds; everything centred per frame over the clips first:
+    windows that all start at the same point of their clip share a time course (silence, then speech), which would
+    otherwise correlate every read-out with every track (on the ×5 ground truth, 0.67 against another clip's track
+    uncentred)."""
     centre = lambda a: a - a.mean(0, keepdims=True)  # noqa: E731
     audio_track, other_track = centre(audio_track), centre(other_track)
     ca = np.mean([clip_corrs(centre(r), audio_track) for r in readouts], axis=0)
     co = np.mean([clip_corrs(centre(r), other_track) for r in readouts], axis=0)
-    gain = ca - co
-    n = len(gain)
-    return {"clips": n, "seeds": len(readouts), "corr_audio": round(float(ca.mean()), 4),
-            "corr_other": round(float(co.mean()), 4), "gain": round(float(gain.mean()), 4),
-            "gain_sem": round(float(gain.std() / np.sqrt(n)), 4)}
+    return ca, co, ca - co
+
+
+def mean_sem(x: np.ndarray) -> tuple[float, float]:
+    """Mean and standard error of per-clip values `[N]`."""
+    return float(x.mean()), float(x.std() / np.sqrt(len(x)))
+
+
+def follow_scores(readouts: list[np.ndarray], audio_track: np.ndarray, other_track: np.ndarray) -> dict:
+    """Read-outs `[N, F]` (one array per noise seed) against the per-latent-frame tracks `[N, F]` of the audio that
+    drove each clip and of another clip (`clip_gains`): mean per-clip correlations over frames 1 … F − 1, their
+    paired gain and its standard error over clips."""
+    ca, co, gain = clip_gains(readouts, audio_track, other_track)
+    g, sem = mean_sem(gain)
+    return {"clips": len(gain), "seeds": len(readouts), "corr_audio": round(float(ca.mean()), 4),
+            "corr_other": round(float(co.mean()), 4), "gain": round(g, 4), "gain_sem": round(sem, 4)}
