@@ -26,10 +26,10 @@ import torch
 from livetalk.distill.audio_norm import audio_stats, standardise_audio
 from livetalk.distill.config import TrainConfig
 from livetalk.distill.data import LatentClips
-from livetalk.distill.sample_eval import stream_latents
-from livetalk.distill.teacher import sample_teacher
+from livetalk.distill.sample_eval import sample_latents
 from livetalk.eval.latent_probes import window_targets
-from livetalk.eval.mouth_readout import clip_gains, fit_mouth_readout, follow_scores, latent_frame_targets, mean_sem
+from livetalk.eval.mouth_readout import (clip_gains, fit_mouth_readout, follow_scores, latent_frame_targets,
+                                         mean_sem, summarise_gains)
 from livetalk.eval.probes import STATE_KEYS
 from livetalk.models.checkpoint import load_dit
 from livetalk.models.vae import pixel_frames
@@ -52,12 +52,7 @@ def sample(model, clips: LatentClips, audio: torch.Tensor, role: str, seed: int,
         idx = list(range(i, min(i + bs, len(clips))))
         batch = clips.batch(idx)
         batch.audio = audio[idx]
-        if role == "teacher":
-            g = torch.Generator().manual_seed(seed + i)
-            x0, _ = sample_teacher(model, batch, steps=steps, text_scale=cfg, audio_scale=cfg, generator=g)
-        else:
-            x0 = stream_latents(model, batch, seed=seed + i)
-        out.append(x0)
+        out.append(sample_latents(model, batch, role, seed + i, teacher_steps=steps, cfg_scale=cfg))
     return torch.cat(out)
 
 
@@ -111,10 +106,11 @@ def main() -> None:
             rs.append(readout(cache[key].float()))
     if args.samples:
         torch.save(cache, args.samples)
-    rows["samples, own audio"] = follow_scores(own, track, track[swap])
-    rows["samples, swapped audio"] = follow_scores(swapped, track[swap], track)
+    own_g, swapped_g = clip_gains(own, track, track[swap]), clip_gains(swapped, track[swap], track)
+    rows["samples, own audio"] = summarise_gains(*own_g, seeds=len(own))
+    rows["samples, swapped audio"] = summarise_gains(*swapped_g, seeds=len(swapped))
     # both tests per window, averaged: the paired statistic for comparing checkpoints on the same windows
-    pooled = (clip_gains(own, track, track[swap])[2] + clip_gains(swapped, track[swap], track)[2]) / 2
+    pooled = (own_g[2] + swapped_g[2]) / 2
     g, sem = mean_sem(pooled)
     rows["pooled gain"] = {"gain": round(g, 4), "gain_sem": round(sem, 4)}
     rows["pooled gain per window"] = [round(float(x), 5) for x in pooled]

@@ -25,8 +25,8 @@ import torch
 
 from livetalk.distill.config import load_train_config
 from livetalk.distill.data import LatentClips
-from livetalk.distill.sample_eval import stream_latents
-from livetalk.distill.teacher import sample_teacher, teacher_nfe
+from livetalk.distill.sample_eval import sample_latents
+from livetalk.distill.teacher import teacher_nfe
 from livetalk.distill.trainer import train
 from livetalk.models.checkpoint import load_dit
 
@@ -53,12 +53,7 @@ def generate(models: dict, eval_spec: str, out: Path, device: str, teacher_steps
         t0 = time.perf_counter()
         for i in range(0, len(data), 16):
             batch = data.batch(list(range(i, min(i + 16, len(data))))).to(device)
-            if role == "teacher":
-                g = torch.Generator().manual_seed(1000 + i)
-                x0, _ = sample_teacher(model, batch, steps=teacher_steps, text_scale=cfg_scale, audio_scale=cfg_scale,
-                                       generator=g)
-            else:
-                x0 = stream_latents(model, batch, seed=1000 + i)
+            x0 = sample_latents(model, batch, role, 1000 + i, teacher_steps=teacher_steps, cfg_scale=cfg_scale)
             outs.append(x0.half().cpu())
         if device.startswith("cuda"):
             torch.cuda.synchronize()

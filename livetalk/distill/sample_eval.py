@@ -128,3 +128,17 @@ def stream_latents(student, batch: TrainBatch, *, steps: int = 4, block: int = 3
         refresh_cache(student, cache, x0, s, conds)
         out.append(x0)
     return torch.cat(out, 1)
+
+
+@torch.no_grad()
+def sample_latents(model, batch: TrainBatch, role: str, seed: int, *, teacher_steps: int = 48,
+                   cfg_scale: float = 3.0) -> torch.Tensor:
+    """Clean latents `[B, F, 16, h, w]` of one batch: a teacher by `sample_teacher` (`teacher_steps` Euler steps,
+    CFG `cfg_scale` on text and audio, noise from `seed`), a student by `stream_latents` (the runtime's block loop)."""
+    if role == "teacher":
+        x0, _ = sample_teacher(model, batch, steps=teacher_steps, text_scale=cfg_scale, audio_scale=cfg_scale,
+                               generator=torch.Generator().manual_seed(seed))
+        return x0
+    if role != "student":
+        raise ValueError(f"role must be 'teacher' or 'student', got {role!r}")
+    return stream_latents(model, batch, seed=seed)

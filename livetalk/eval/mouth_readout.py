@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..distill.teacher import box_mask
+from .metrics.lipsync import lagged_corr
 
 
 def latent_frame_targets(mouth: np.ndarray, frames: int, lag: int) -> np.ndarray:
@@ -84,15 +85,9 @@ def fit_mouth_readout(latents: torch.Tensor, mouth: np.ndarray, box: tuple[float
     return best
 
 
-def _clip_corr(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a - a.mean(), b - b.mean()
-    d = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / d) if d > 1e-12 else 0.0
-
-
 def clip_corrs(readout: np.ndarray, track: np.ndarray) -> np.ndarray:
     """Per-clip Pearson correlations `[N]` between read-outs and tracks `[N, F]` over latent frames 1 … F − 1."""
-    return np.array([_clip_corr(r[1:], t[1:]) for r, t in zip(readout, track)])
+    return np.array([lagged_corr(r[1:], t[1:], 0) for r, t in zip(readout, track)])
 
 
 def clip_gains(readouts: list[np.ndarray], audio_track: np.ndarray, other_track: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -113,11 +108,15 @@ def mean_sem(x: np.ndarray) -> tuple[float, float]:
     return float(x.mean()), float(x.std() / np.sqrt(len(x)))
 
 
+def summarise_gains(ca: np.ndarray, co: np.ndarray, gain: np.ndarray, seeds: int) -> dict:
+    """`clip_gains`' per-clip arrays → mean correlations, the mean paired gain and its standard error over clips."""
+    g, sem = mean_sem(gain)
+    return {"clips": len(gain), "seeds": seeds, "corr_audio": round(float(ca.mean()), 4),
+            "corr_other": round(float(co.mean()), 4), "gain": round(g, 4), "gain_sem": round(sem, 4)}
+
+
 def follow_scores(readouts: list[np.ndarray], audio_track: np.ndarray, other_track: np.ndarray) -> dict:
     """Read-outs `[N, F]` (one array per noise seed) against the per-latent-frame tracks `[N, F]` of the audio that
     drove each clip and of another clip (`clip_gains`): mean per-clip correlations over frames 1 … F − 1, their
-    paired gain and its standard error over clips."""
-    ca, co, gain = clip_gains(readouts, audio_track, other_track)
-    g, sem = mean_sem(gain)
-    return {"clips": len(gain), "seeds": len(readouts), "corr_audio": round(float(ca.mean()), 4),
-            "corr_other": round(float(co.mean()), 4), "gain": round(g, 4), "gain_sem": round(sem, 4)}
+    paired gain and its standard error over clips (`summarise_gains`)."""
+    return summarise_gains(*clip_gains(readouts, audio_track, other_track), seeds=len(readouts))

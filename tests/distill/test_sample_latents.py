@@ -1,0 +1,27 @@
+"""sample_latents: the one entry for "latents of a batch from a teacher or a student" used by the evaluation
+scripts (tiny_distill generate, sample_sync) is exactly `sample_teacher` / `stream_latents` with the given seed."""
+
+import pytest
+import torch
+
+from livetalk.distill.batch import random_batch
+from livetalk.distill.sample_eval import sample_latents, stream_latents
+from livetalk.distill.teacher import sample_teacher
+from livetalk.models.config import get_preset
+from livetalk.models.dit import build_dit
+
+MICRO = get_preset("micro")
+
+
+def test_teacher_and_student_paths_and_bad_role():
+    b = random_batch(MICRO, batch=2, frames=6, lat=4, seed=1)
+    model = build_dit(MICRO, seed=0).eval()
+    with torch.no_grad():
+        want, _ = sample_teacher(model, b, steps=4, text_scale=2.0, audio_scale=2.0,
+                                 generator=torch.Generator().manual_seed(7))
+    got = sample_latents(model, b, "teacher", 7, teacher_steps=4, cfg_scale=2.0)
+    assert torch.equal(got, want)
+    assert not torch.equal(got, sample_latents(model, b, "teacher", 8, teacher_steps=4, cfg_scale=2.0))
+    assert torch.equal(sample_latents(model, b, "student", 3), stream_latents(model, b, seed=3))
+    with pytest.raises(ValueError, match="role"):
+        sample_latents(model, b, "critic", 0)
