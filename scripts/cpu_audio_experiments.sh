@@ -157,3 +157,63 @@ python scripts/condition_use.py --causal --data $W/eval_a4_an.pt --checkpoint $W
 #   teachers --seeds 2, students --seeds 8, then e.g.
 #   python scripts/sample_sync.py --checkpoint $W/runSstd/snap7000.safetensors $SS --audio-stats-from $W/world_a4x.pt \
 #       --samples $W/ss_Sstd7000.pt --seeds 2 --compare $W/p_Sraw7000.json > $W/p_Sstd7000.json
+
+# ---- session 9 (2026-11-30): the whole ablation again, from the listening teacher (Sstd, step 7,000) -----------------
+# plain baseline: ODE init on raw conditions, 150 steps (~14 min); then DMD 800 steps x batch 8 for both recipes
+# (the LiveTalk one is the session-8 run), each snapshotted and resumed to 2,400 steps (480 generator updates;
+# constant learning rates, so the resumed run differs from a fresh 2,400-step one only in its EMA starting at step 200,
+# not 600); ~1.85 s/step
+D="--data $W/world_a4x_an.pt --eval $W/eval_a4_an.pt --out $W/runSstdODE"
+snap() { mkdir -p $2; cp $1/student.safetensors $1/student_raw.safetensors $1/log.jsonl $1/config.json $2/; }
+python scripts/tiny_distill.py --only ode-short $D --ode-pairs-clips 256 --ode-teacher-steps 24 --ode-batch 16
+python scripts/tiny_distill.py --only dmd-self-forcing $D --dmd-steps 800 --dmd-batch 8
+for R in dmd-self-forcing dmd-livetalk; do
+  snap $W/runSstdODE/$R $W/runSstdODE/$R-800
+  python scripts/tiny_distill.py --only $R $D --dmd-steps 2400 --dmd-batch 8
+done
+# sample read-outs, 8 seeds, paired against each one's init and against the other recipe
+SS="$SS --audio-stats-from $W/world_a4x.pt"; RS=$W/runSstdODE
+python scripts/sample_sync.py --checkpoint $RS/ode-short/student_ode.safetensors --role student $SS \
+    --samples $W/ss_SstdODEshort.pt --seeds 8 > $W/p_SstdODEshort.json
+python scripts/sample_sync.py --checkpoint $RS/dmd-livetalk/student.safetensors --role student $SS \
+    --samples $W/ss_SstdDMD2400.pt --seeds 8 --compare $W/p_SstdODE.json > $W/p_SstdDMD2400.json
+python scripts/sample_sync.py --checkpoint $RS/dmd-self-forcing-800/student.safetensors --role student $SS \
+    --samples $W/ss_SstdSF800.pt --seeds 8 --compare $W/p_SstdODEshort.json $W/p_SstdDMD.json > $W/p_SstdSF800.json
+python scripts/sample_sync.py --checkpoint $RS/dmd-self-forcing/student.safetensors --role student $SS \
+    --samples $W/ss_SstdSF2400.pt --seeds 8 --compare $W/p_SstdODEshort.json $W/p_SstdDMD2400.json > $W/p_SstdSF2400.json
+# pixel metrics through the shipped decoder on the 40 held-out ×5 windows: every model's eval latents
+# (tiny_distill.py generate, one model per run folder, renamed into ab9/gen_<name>.pt) plus the ground-truth ×5
+# latents themselves as the ceiling of this latent space. Every model gets the clean conditions (--eval-variant
+# clean); the *-curated rows give the LiveTalk students their own recipe's prompts instead (the first ab9 run)
+mkdir -p $W/ab9
+python - <<PY
+import torch
+d = torch.load("$W/eval_a4_an.pt", weights_only=False)
+torch.save({"latents": d["latents"].half(), "ids": d["ids"], "timing": {}}, "$W/ab9/gen_gt-latents.pt")
+PY
+gen() {  # gen NAME STAGE FILE VARIANT
+  local tmp=$W/ab9_tmp_$1; mkdir -p $tmp/$2; ln -sf $3 $tmp/$2/$(basename $3)
+  python scripts/tiny_distill.py --only generate $D --out $tmp --models $2 --eval-variant $4
+  mv $tmp/gen_$2.pt $W/ab9/gen_$1.pt; }
+gen teacher teacher $RS/teacher/teacher.safetensors clean
+gen ode-short ode-short $RS/ode-short/student_ode.safetensors clean
+gen ode-converged-clean ode-converged $RS/ode-converged/student_ode.safetensors clean
+gen ode-converged ode-converged $RS/ode-converged/student_ode.safetensors curated
+gen ode-short-curated ode-short $RS/ode-short/student_ode.safetensors curated
+for N in 800 2400; do
+  F=student.safetensors; [ $N = 800 ] && S=-800 || S=
+  gen dmd-self-forcing-$N dmd-self-forcing $RS/dmd-self-forcing$S/$F clean
+  gen dmd-livetalk-$N-clean dmd-livetalk $RS/dmd-livetalk$S/$F clean
+  gen dmd-livetalk-$N dmd-livetalk $RS/dmd-livetalk$S/$F curated
+done
+gen dmd-self-forcing-2400-curated dmd-self-forcing $RS/dmd-self-forcing/student.safetensors curated
+python scripts/tiny_eval.py --run $W/ab9 --reference $W/world_eval --out $W/ab9.json   # ~2 min per model
+python scripts/paired_metrics.py --videos $W/ab9/videos_gen --reference $W/world_eval --cache $W/ab9_clips.json \
+    --pairs ode-converged-clean:teacher dmd-self-forcing-2400:ode-short dmd-livetalk-2400-clean:ode-converged-clean \
+    dmd-livetalk-2400-clean:dmd-self-forcing-2400 dmd-livetalk-800-clean:dmd-self-forcing-800 \
+    dmd-livetalk-2400-clean:dmd-livetalk-800-clean dmd-self-forcing-2400:dmd-self-forcing-800
+# the Sstd teacher continued 7,000 -> 9,000 from last.pt, gated every 500 steps as in session 7
+python scripts/tiny_distill.py --only teacher --teacher-batch 16 --data $W/world_a4x_an.pt --eval $W/eval_a4_an.pt \
+    --teacher-lr 3e-4 --teacher-steps 9000 --out $W/runSstd
+#   at each 500 steps: python scripts/snapshot.py $W/runSstd/teacher $W/snap_Sstd.safetensors
+#                      python scripts/condition_use.py --data $W/eval_a4_an.pt --checkpoint $W/snap_Sstd.safetensors

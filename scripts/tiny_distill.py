@@ -99,6 +99,8 @@ def main() -> None:
     ap.add_argument("--dmd-batch", type=int, default=16)
     ap.add_argument("--dmd-steps", type=int, default=160)
     ap.add_argument("--models", nargs="*", default=None, help="generate / generate-long: only these models")
+    ap.add_argument("--eval-variant", default="", choices=["", "clean", "raw", "curated"],
+                    help="generate: give every model these conditions (default: each its own recipe's)")
     ap.add_argument("--eval-long", default="", help="latent file of long eval clips: the students stream them "
                     "(KV cache with sinks and a rolling window) → out/long_<model>.pt")
     args = ap.parse_args()
@@ -136,6 +138,8 @@ def main() -> None:
               "ode-short": (path["ode-short"], "student", "clean"),
               "dmd-self-forcing": (path["dmd-self-forcing"], "student", "clean"),
               "dmd-livetalk": (path["dmd-livetalk"], "student", "curated")}
+    if args.eval_variant:
+        models = {k: (path_, role, args.eval_variant) for k, (path_, role, _) in models.items()}
     pick = lambda names: {k: models[k] for k in names if args.models is None or k in args.models}
     if "generate" in run:
         generate(pick(models), args.eval, out, args.device, teacher_steps=48, cfg_scale=3.0)
