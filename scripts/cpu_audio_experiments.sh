@@ -217,3 +217,19 @@ python scripts/tiny_distill.py --only teacher --teacher-batch 16 --data $W/world
     --teacher-lr 3e-4 --teacher-steps 9000 --out $W/runSstd
 #   at each 500 steps: python scripts/snapshot.py $W/runSstd/teacher $W/snap_Sstd.safetensors
 #                      python scripts/condition_use.py --data $W/eval_a4_an.pt --checkpoint $W/snap_Sstd.safetensors
+# which LiveTalk setting costs the fidelity: each run changes one of them back to plain, from the LiveTalk ODE init,
+# 800 steps x batch 8 like dmd-livetalk-800 (the default `train dmd` recipe is dmd-livetalk), ~25 min side by side
+L="data=$W/world_a4x_an.pt:curated teacher=$RS/teacher/teacher.safetensors init=$RS/ode-converged/student_ode.safetensors
+   steps=800 batch_size=8 save_every=200 ema_start=200 ema_decay=0.9 preset=tiny log_every=50 device=cpu"
+livetalk train dmd --set $L lr=5e-5 critic_lr=1e-5 out_dir=$RS/dmd-lt-lr1 &     # plain learning rates, CFG 6
+livetalk train dmd --set $L guidance=3.0 out_dir=$RS/dmd-lt-cfg4                 # 2x learning rates, plain CFG 4
+wait
+for w in dmd-lt-lr1 dmd-lt-cfg4; do
+  gen $w dmd-livetalk $RS/$w/student.safetensors clean
+  python scripts/sample_sync.py --checkpoint $RS/$w/student.safetensors --role student $SS --samples $W/ss_$w.pt \
+      --seeds 8 --compare $W/p_SstdDMD.json $W/p_SstdSF800.json > $W/p_$w.json
+done
+python scripts/tiny_eval.py --run $W/ab9 --reference $W/world_eval --out $W/ab9.json --models dmd-lt-lr1 dmd-lt-cfg4
+python scripts/paired_metrics.py --videos $W/ab9/videos_gen --reference $W/world_eval --cache $W/ab9_clips.json \
+    --pairs dmd-lt-lr1:dmd-livetalk-800-clean dmd-lt-cfg4:dmd-livetalk-800-clean dmd-lt-lr1:dmd-self-forcing-800 \
+    dmd-lt-cfg4:dmd-self-forcing-800
