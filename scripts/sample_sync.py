@@ -28,8 +28,9 @@ from livetalk.distill.config import TrainConfig
 from livetalk.distill.data import LatentClips
 from livetalk.distill.sample_eval import sample_latents
 from livetalk.eval.latent_probes import window_targets
+from livetalk.eval.metrics.stats import mean_sem
 from livetalk.eval.mouth_readout import (clip_gains, fit_mouth_readout, follow_scores, latent_frame_targets,
-                                         mean_sem, summarise_gains)
+                                         summarise_gains)
 from livetalk.eval.probes import STATE_KEYS
 from livetalk.models.checkpoint import load_dit
 from livetalk.models.vae import pixel_frames

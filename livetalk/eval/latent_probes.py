@@ -31,6 +31,7 @@ from ..data.motion import MOTIONS
 from ..models.vae import pixel_frames
 from .features import windowed_motion_logits
 from .metrics.lipsync import lagged_corr, lip_sync
+from .metrics.stats import mean_sem
 from .probes import STATE_KEYS, STATE_SCALE, WEIGHTS_DIR, MotionNet
 from .train import train_loop
 
@@ -245,9 +246,9 @@ def evaluate_readouts(pred: np.ndarray, states: np.ndarray, labels: np.ndarray, 
     summary = {"clips": n, "sync_corr": mean("sync_corr"), "sync_best_corr": mean("sync_best_corr"),
                "sync_offset_abs_mean": float(np.mean([abs(c["sync_offset"]) for c in clips])),
                "sync_corr_mismatched": mean("sync_corr_mismatched"), "text_accuracy": mean("motion_correct"),
-               "sync_corr_sem": float(np.std([c["sync_corr"] for c in clips]) / np.sqrt(n))}
+               "sync_corr_sem": mean_sem([c["sync_corr"] for c in clips])[1]}
     gain = [c["sync_corr"] - c["sync_corr_mismatched"] for c in clips]  # paired: same read-out, own vs other track
-    summary["sync_gain"], summary["sync_gain_sem"] = float(np.mean(gain)), float(np.std(gain) / np.sqrt(n))
+    summary["sync_gain"], summary["sync_gain_sem"] = mean_sem(gain)
     return {"summary": {k: round(v, 4) if isinstance(v, float) else v for k, v in summary.items()}, "clips": clips}
 
 

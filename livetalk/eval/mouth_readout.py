@@ -21,6 +21,7 @@ import torch
 
 from ..distill.teacher import box_mask
 from .metrics.lipsync import lagged_corr
+from .metrics.stats import mean_sem
 
 
 def latent_frame_targets(mouth: np.ndarray, frames: int, lag: int) -> np.ndarray:
@@ -101,11 +102,6 @@ def clip_gains(readouts: list[np.ndarray], audio_track: np.ndarray, other_track:
     ca = np.mean([clip_corrs(centre(r), audio_track) for r in readouts], axis=0)
     co = np.mean([clip_corrs(centre(r), other_track) for r in readouts], axis=0)
     return ca, co, ca - co
-
-
-def mean_sem(x: np.ndarray) -> tuple[float, float]:
-    """Mean and standard error of per-clip values `[N]`."""
-    return float(x.mean()), float(x.std() / np.sqrt(len(x)))
 
 
 def summarise_gains(ca: np.ndarray, co: np.ndarray, gain: np.ndarray, seeds: int) -> dict:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+from .metrics.stats import mean_sem
+
 PAIRED_METRICS = ("psnr", "ssim", "identity_sim", "identity_sim_min", "flicker", "psnr_drop", "sharpness_ratio",
                   "sync_corr", "sync_mae")
 
@@ -30,7 +32,6 @@ def paired_differences(clips_a: dict[str, dict], clips_b: dict[str, dict],
              and math.isfinite(clips_a[c][m]) and math.isfinite(clips_b[c][m])]
         if not d:
             continue
-        mean = sum(d) / len(d)
-        var = sum((x - mean) ** 2 for x in d) / (len(d) - 1) if len(d) > 1 else 0.0
-        out[m] = {"diff": mean, "sem": math.sqrt(var / len(d)), "clips": len(d)}
+        mean, sem = mean_sem(d, ddof=1)
+        out[m] = {"diff": mean, "sem": sem, "clips": len(d)}
     return out

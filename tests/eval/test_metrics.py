@@ -86,3 +86,14 @@ def test_lip_sync_offset_on_ground_truth_tracks(video, k):
         assert r["sync_corr"] == pytest.approx(1.0)
     else:
         assert r["sync_corr"] < r["sync_best_corr"]
+
+
+def test_mean_sem_conventions():
+    from livetalk.eval.metrics.stats import mean_sem
+
+    x = [1.0, 2.0, 4.0, 5.0]  # mean 3, deviations ±1, ±2: sum of squares 10
+    assert mean_sem(x) == (3.0, pytest.approx(np.sqrt(10 / 4) / 2))
+    assert mean_sem(x, ddof=1) == (3.0, pytest.approx(np.sqrt(10 / 3) / 2))
+    assert mean_sem([7.0], ddof=1) == (7.0, 0.0)
+    with pytest.raises(ValueError):
+        mean_sem([])
