@@ -220,7 +220,8 @@ python scripts/tiny_distill.py --only teacher --teacher-batch 16 --data $W/world
 # which LiveTalk setting costs the fidelity: each run changes one of them back to plain, from the LiveTalk ODE init,
 # 800 steps x batch 8 like dmd-livetalk-800 (the default `train dmd` recipe is dmd-livetalk), ~25 min side by side
 L="data=$W/world_a4x_an.pt:curated teacher=$RS/teacher/teacher.safetensors init=$RS/ode-converged/student_ode.safetensors
-   steps=800 batch_size=8 save_every=200 ema_start=200 ema_decay=0.9 preset=tiny log_every=50 device=cpu"
+   steps=800 batch_size=8 save_every=200 ema_start=200 ema_decay=0.9 preset=tiny log_every=50 device=cpu
+   lr=1e-4 critic_lr=2e-5"   # LiveTalk's batch-8 learning rates, as tiny_distill.py gives dmd-livetalk
 livetalk train dmd --set $L lr=5e-5 critic_lr=1e-5 out_dir=$RS/dmd-lt-lr1 &     # plain learning rates, CFG 6
 livetalk train dmd --set $L guidance=3.0 out_dir=$RS/dmd-lt-cfg4                 # 2x learning rates, plain CFG 4
 wait

@@ -14,7 +14,10 @@ def _train(args) -> int:
     result = train(cfg, progress=not args.no_progress)
     if parallel.is_main():
         print(json.dumps({k: v for k, v in result.items() if k != "logs"} | {"final": result["logs"]}, default=str))
+    distributed = parallel.world_size() > 1
     parallel.shutdown()
+    if distributed:
+        parallel.exit_process(0)  # a rank must not finalize the interpreter while gloo threads may hold tensors
     return 0
 
 

@@ -71,12 +71,36 @@ def barrier() -> None:
 
 def shutdown() -> None:
     """Leave the process group on a normal exit. All ranks meet first, so that none tears down its gloo connections
-    while another is still finishing a collective (seen once in CI as a SIGABRT, "terminate called without an
-    active exception", in rank 1 of a 2-process FSDP run)."""
+    while another is still finishing a collective. A torchrun rank should then end with `exit_process`."""
     if dist.is_initialized():
         if world_size() > 1:
             dist.barrier()
         dist.destroy_process_group()
+
+
+def exit_process(code: int = 0) -> None:
+    """End a torchrun rank now, after `shutdown`, without Python's interpreter finalization.
+
+    Why: gloo's worker threads (`ProcessGroupGloo::runLoop`) destroy a finished collective's work object after
+    waking the caller, and a work object can hold tensors owned by Python (FSDP's all-gather inputs, kept alive by
+    the barrier as prior work). `destroy_process_group` does not join those threads while FSDP modules still hold
+    the group, so a worker can reach that decref, which needs the GIL, while the main thread is already in
+    `Py_FinalizeEx`; CPython then ends the worker thread with a forced unwind and libstdc++ calls
+    `std::terminate` ("terminate called without an active exception", SIGABRT). Seen in about 1 of 40
+    2-process CPU runs, with a core dump showing exactly that stack (PyTorch abandoned an `atexit` fix for the
+    same crash, pytorch/pytorch#179291). `os._exit` skips finalization, so there is nothing to race with; every
+    file the trainer writes is closed before it returns, and the standard streams are flushed here.
+    """
+    import logging
+    import sys
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 # ------------------------------------------------------------------------------------------ models

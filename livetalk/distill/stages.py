@@ -162,12 +162,36 @@ class Stage:
         for k, m in self.modules().items():
             parallel.load_model_state(m, state["models"][k])
         for k, (m, o) in self.optimizers().items():
+            configured = [{h: g[h] for h in OPTIMIZER_HYPERPARAMETERS if h in g} for g in o.param_groups]
             parallel.load_optim_state(m, o, state["optimizers"][k])
+            changed = keep_configured_hyperparameters(o, configured)
+            if changed and parallel.is_main():
+                print(f"[train {self.cfg.stage}] {k}: the config's {', '.join(changed)} replace the checkpoint's",
+                      flush=True)
         self.history = list(state.get("history", []))
 
     def batch(self, generator: torch.Generator, data: LatentClips | None = None):
         data = data or self.train_data
         return data.sample(self.cfg.batch_size, generator).to(self.cfg.device, DTYPES[self.cfg.dtype])
+
+
+OPTIMIZER_HYPERPARAMETERS = ("lr", "betas", "weight_decay", "eps")
+
+
+def keep_configured_hyperparameters(opt: torch.optim.Optimizer, configured: list[dict]) -> list[str]:
+    """Put the config's hyperparameters back into `opt`'s groups after `load_state_dict`, which restores the saved
+    ones: a run resumed with another `lr` (say) must train with it, not silently with the checkpoint's, and its
+    config.json must say what it ran with. `configured` holds each group's values from before the load; returns
+    "name old -> new" for every value that differed (the Adam moments and step counts are kept either way)."""
+    changed = []
+    for i, (group, want) in enumerate(zip(opt.param_groups, configured, strict=True)):
+        for name, value in want.items():
+            old = group.get(name)
+            same = tuple(old) == tuple(value) if isinstance(value, (tuple, list)) else old == value
+            if not same:
+                changed.append(f"{name} {old} -> {value}" + (f" (group {i})" if len(configured) > 1 else ""))
+            group[name] = value
+    return changed
 
 
 def _mouth(cfg: TrainConfig, latents: torch.Tensor) -> torch.Tensor | None:

@@ -41,3 +41,4 @@ out.mkdir(parents=True, exist_ok=True)
 (out / f"rank{rank}.json").write_text(json.dumps({"reads": len(reads), "sharded": sharded, "local": local,
                                                   "total": total, "same": same, "world": world}))
 parallel.shutdown()
+parallel.exit_process(0)

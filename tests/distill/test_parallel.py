@@ -183,3 +183,12 @@ def test_optimizer_state_is_indexed_by_model_order_whatever_the_groups():
     parallel.load_optim_state(model, fresh, state)
     for p in model.parameters():
         assert torch.equal(fresh.state[p]["exp_avg"], opt.state[p]["exp_avg"])
+
+
+def test_exit_process_flushes_and_keeps_the_exit_code():
+    """`exit_process` skips interpreter finalization (os._exit) but must not lose buffered output on a pipe."""
+    code = ("import sys; from livetalk.distill.parallel import exit_process; "
+            "print('result line'); sys.stderr.write('err line'); exit_process(3); print('never')")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 3
+    assert res.stdout == "result line\n" and res.stderr.endswith("err line")

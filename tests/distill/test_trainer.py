@@ -46,6 +46,35 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_resume_trains_with_the_configured_learning_rate(tmp_path, capsys):
+    """Resuming with another lr uses it (not the checkpoint's, which Optimizer.load_state_dict restores), says so,
+    and keeps the Adam moments: the resumed steps equal a run that switches lr at the same step by hand."""
+    from livetalk.distill.stages import STAGES
+    from livetalk.distill.trainer import load_checkpoint, step_generator
+
+    opts = ["save_every=2", "audio_lr_scale=3"]
+    for d in ("run", "ref"):
+        train(_cfg("teacher", tmp_path / d, "steps=2", "lr=1e-3", *opts), progress=False)
+    train(_cfg("teacher", tmp_path / "run", "steps=4", "lr=2e-4", *opts), progress=False)
+    assert "opt: the config's lr 0.001 -> 0.0002 (group 0), lr 0.003 -> " in capsys.readouterr().out
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    (opt,) = state["stage"]["optimizers"].values()
+    assert [g["lr"] for g in opt["param_groups"]] == pytest.approx([2e-4, 6e-4])
+    assert all(s["step"] == 4 for s in opt["state"].values())  # moments carried on, not restarted
+
+    # by hand: resume at the checkpoint's lr 1e-3, set the groups to 2e-4 / 6e-4, run steps 3 and 4
+    cfg = _cfg("teacher", tmp_path / "ref", "steps=4", "lr=1e-3", *opts)
+    stage = STAGES["teacher"](cfg)
+    assert load_checkpoint(stage, tmp_path / "ref") == 2
+    ((_, o),) = stage.optimizers().values()
+    for g, lr in zip(o.param_groups, (2e-4, 3 * 2e-4), strict=True):
+        g["lr"] = lr
+    for step in (2, 3):
+        stage.train_step(step, [step_generator(cfg.seed, step, 0)])
+    for k, w in stage.state_dict()["models"].items():
+        assert all(torch.equal(w[n], state["stage"]["models"][k][n]) for n in w), k
+
+
 def test_audio_modules_get_their_own_learning_rate():
     from livetalk.distill.stages import param_groups
     from livetalk.models.config import get_preset
