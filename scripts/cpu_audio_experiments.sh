@@ -234,3 +234,27 @@ python scripts/tiny_eval.py --run $W/ab9 --reference $W/world_eval --out $W/ab9.
 python scripts/paired_metrics.py --videos $W/ab9/videos_gen --reference $W/world_eval --cache $W/ab9_clips.json \
     --pairs dmd-lt-lr1:dmd-livetalk-800-clean dmd-lt-cfg4:dmd-livetalk-800-clean dmd-lt-lr1:dmd-self-forcing-800 \
     dmd-lt-cfg4:dmd-self-forcing-800
+
+# ---- session 10 (2026-11-30): the CFG-4 split to 480 updates, and a second DMD seed ----------------------------------
+# dmd-lt-cfg4 continued 800 -> 2,400 steps (resumes from last.pt; the 800-step files copied first), and the LiveTalk
+# and CFG-4 runs again with seed 43 (800 steps), ~1.8 s/step each on one core
+snap $RS/dmd-lt-cfg4 $RS/dmd-lt-cfg4-800
+livetalk train dmd --set $L steps=2400 guidance=3.0 out_dir=$RS/dmd-lt-cfg4 &
+OMP_NUM_THREADS=1 livetalk train dmd --set $L seed=43 out_dir=$RS/dmd-lt-s43 &                   # LiveTalk, CFG 6
+OMP_NUM_THREADS=1 livetalk train dmd --set $L seed=43 guidance=3.0 out_dir=$RS/dmd-lt-cfg4-s43   # the CFG-4 split
+wait
+ev() {  # ev NAME CHECKPOINT COMPARE...: eval latents, pixel metrics, sample read-out paired against earlier runs
+  local name=$1 ckpt=$2; shift 2
+  gen $name dmd-livetalk $ckpt clean
+  python scripts/tiny_eval.py --run $W/ab9 --reference $W/world_eval --out $W/ab9.json --models $name
+  python scripts/sample_sync.py --checkpoint $ckpt --role student $SS --samples $W/ss_$name.pt --seeds 8 \
+      --compare "$@" > $W/p_$name.json
+}
+ev dmd-lt-s43 $RS/dmd-lt-s43/student.safetensors $W/p_SstdDMD.json $W/p_dmd-lt-cfg4.json
+ev dmd-lt-cfg4-s43 $RS/dmd-lt-cfg4-s43/student.safetensors $W/p_dmd-lt-cfg4.json $W/p_SstdDMD.json $W/p_dmd-lt-s43.json
+ev dmd-lt-cfg4-2400 $RS/dmd-lt-cfg4/student.safetensors $W/p_SstdDMD2400.json $W/p_SstdSF2400.json \
+    $W/p_dmd-lt-cfg4.json $W/p_SstdODE.json $W/p_Sstd7000.json
+python scripts/paired_metrics.py --videos $W/ab9/videos_gen --reference $W/world_eval --cache $W/ab9_clips.json \
+  --pairs dmd-lt-cfg4-2400:dmd-livetalk-2400-clean dmd-lt-cfg4-2400:dmd-self-forcing-2400 \
+  dmd-lt-cfg4-2400:dmd-lt-cfg4 dmd-lt-cfg4-2400:ode-converged-clean dmd-lt-cfg4-2400:teacher \
+  dmd-lt-cfg4-s43:dmd-lt-s43 dmd-lt-s43:dmd-livetalk-800-clean dmd-lt-cfg4-s43:dmd-lt-cfg4
