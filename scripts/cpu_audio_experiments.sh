@@ -258,3 +258,11 @@ python scripts/paired_metrics.py --videos $W/ab9/videos_gen --reference $W/world
   --pairs dmd-lt-cfg4-2400:dmd-livetalk-2400-clean dmd-lt-cfg4-2400:dmd-self-forcing-2400 \
   dmd-lt-cfg4-2400:dmd-lt-cfg4 dmd-lt-cfg4-2400:ode-converged-clean dmd-lt-cfg4-2400:teacher \
   dmd-lt-cfg4-s43:dmd-lt-s43 dmd-lt-s43:dmd-livetalk-800-clean dmd-lt-cfg4-s43:dmd-lt-cfg4
+# the seed-43 CFG-4 split continued 800 -> 2,400 steps (480 updates), ~1.05 s/step alone on both cores
+snap $RS/dmd-lt-cfg4-s43 $RS/dmd-lt-cfg4-s43-800
+livetalk train dmd --set $L seed=43 steps=2400 guidance=3.0 out_dir=$RS/dmd-lt-cfg4-s43
+ev dmd-lt-cfg4-s43-2400 $RS/dmd-lt-cfg4-s43/student.safetensors $W/p_dmd-lt-cfg4-2400.json $W/p_SstdDMD2400.json \
+    $W/p_SstdSF2400.json $W/p_dmd-lt-cfg4-s43.json
+python scripts/paired_metrics.py --videos $W/ab9/videos_gen --reference $W/world_eval --cache $W/ab9_clips.json \
+  --pairs dmd-lt-cfg4-s43-2400:dmd-lt-cfg4-2400 dmd-lt-cfg4-s43-2400:dmd-livetalk-2400-clean \
+  dmd-lt-cfg4-s43-2400:dmd-self-forcing-2400
