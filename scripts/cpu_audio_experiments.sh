@@ -266,3 +266,39 @@ ev dmd-lt-cfg4-s43-2400 $RS/dmd-lt-cfg4-s43/student.safetensors $W/p_dmd-lt-cfg4
 python scripts/paired_metrics.py --videos $W/ab9/videos_gen --reference $W/world_eval --cache $W/ab9_clips.json \
   --pairs dmd-lt-cfg4-s43-2400:dmd-lt-cfg4-2400 dmd-lt-cfg4-s43-2400:dmd-livetalk-2400-clean \
   dmd-lt-cfg4-s43-2400:dmd-self-forcing-2400
+
+# ---- session 11 (2026-11-30): more DMD seeds at 480 updates, and recipe differences with the seed spread ----------
+# LiveTalk seed 43 continued 800 -> 2,400 steps; plain Self Forcing with seed 43 from its ODE init (the batch-8
+# learning rates tiny_distill.py gives it: the recipe's own are for batch 2); then seed 44 of the CFG-4 split and of
+# plain. One thread each, two at a time (~1.8 s/step).
+P="data=$W/world_a4x_an.pt:raw teacher=$RS/teacher/teacher.safetensors init=$RS/ode-short/student_ode.safetensors
+   steps=2400 batch_size=8 save_every=200 ema_start=200 ema_decay=0.9 preset=tiny log_every=50 device=cpu
+   lr=5e-5 critic_lr=1e-5"
+printf 'recipe: dmd-self-forcing\n' > $W/sf.yaml  # the recipe's weight decay 0.01 and CFG 4, as in session 9's run
+snap $RS/dmd-lt-s43 $RS/dmd-lt-s43-800
+livetalk train dmd --set $L seed=43 steps=2400 out_dir=$RS/dmd-lt-s43 &
+livetalk train dmd --config $W/sf.yaml --set $P seed=43 out_dir=$RS/dmd-sf-s43
+wait
+livetalk train dmd --set $L seed=44 steps=2400 guidance=3.0 out_dir=$RS/dmd-lt-cfg4-s44 &
+livetalk train dmd --config $W/sf.yaml --set $P seed=44 out_dir=$RS/dmd-sf-s44
+wait
+ev dmd-lt-s43-2400 $RS/dmd-lt-s43/student.safetensors $W/p_SstdDMD2400.json $W/p_dmd-lt-s43.json
+ev dmd-sf-s43-2400 $RS/dmd-sf-s43/student.safetensors $W/p_SstdSF2400.json
+ev dmd-lt-cfg4-s44-2400 $RS/dmd-lt-cfg4-s44/student.safetensors $W/p_dmd-lt-cfg4-2400.json
+ev dmd-sf-s44-2400 $RS/dmd-sf-s44/student.safetensors $W/p_SstdSF2400.json
+python scripts/paired_metrics.py --videos $W/ab9/videos_gen --reference $W/world_eval --cache $W/ab9_clips.json \
+  --pairs dmd-lt-s43-2400:dmd-livetalk-2400-clean dmd-sf-s43-2400:dmd-self-forcing-2400 \
+  dmd-lt-cfg4-s44-2400:dmd-lt-cfg4-2400 dmd-sf-s44-2400:dmd-self-forcing-2400
+# recipes over their seeds (livetalk.eval.seeds), independent and matched by seed: at 480 updates, and at 160
+G="--clips $W/ab9_clips.json --fixed teacher teacher:$W/p_Sstd7000.json"
+python scripts/recipe_seeds.py $G \
+  --group plain dmd-self-forcing-2400:$W/p_SstdSF2400.json@42 dmd-sf-s43-2400:$W/p_dmd-sf-s43-2400.json@43 \
+        dmd-sf-s44-2400:$W/p_dmd-sf-s44-2400.json@44 \
+  --group livetalk dmd-livetalk-2400-clean:$W/p_SstdDMD2400.json@42 dmd-lt-s43-2400:$W/p_dmd-lt-s43-2400.json@43 \
+  --group cfg4 dmd-lt-cfg4-2400:$W/p_dmd-lt-cfg4-2400.json@42 dmd-lt-cfg4-s43-2400:$W/p_dmd-lt-cfg4-s43-2400.json@43 \
+        dmd-lt-cfg4-s44-2400:$W/p_dmd-lt-cfg4-s44-2400.json@44 \
+  --pairs livetalk:plain cfg4:plain cfg4:livetalk cfg4:teacher livetalk:teacher plain:teacher
+python scripts/recipe_seeds.py $G --group plain dmd-self-forcing-800:$W/p_SstdSF800.json@42 \
+  --group livetalk dmd-livetalk-800-clean:$W/p_SstdDMD.json@42 dmd-lt-s43:$W/p_dmd-lt-s43.json@43 \
+  --group cfg4 dmd-lt-cfg4:$W/p_dmd-lt-cfg4.json@42 dmd-lt-cfg4-s43:$W/p_dmd-lt-cfg4-s43.json@43 \
+  --pairs livetalk:plain cfg4:plain cfg4:livetalk cfg4:teacher

@@ -1,15 +1,16 @@
 """Recipes trained with several seeds, compared with a standard error that includes the seed-to-seed spread.
 
     python scripts/recipe_seeds.py --clips RUN/clips.json \
-        --group plain dmd-self-forcing-2400:p_SstdSF2400.json dmd-sf-s43-2400:p_dmd-sf-s43-2400.json \
-        --group livetalk dmd-livetalk-2400-clean:p_SstdDMD2400.json dmd-lt-s43-2400:p_dmd-lt-s43-2400.json \
+        --group plain dmd-self-forcing-2400:p_SstdSF2400.json@42 dmd-sf-s43-2400:p_dmd-sf-s43-2400.json@43 \
+        --group livetalk dmd-livetalk-2400-clean:p_SstdDMD2400.json@42 dmd-lt-s43-2400:p_dmd-lt-s43-2400.json@43 \
         --fixed teacher teacher:p_Sstd7000.json --pairs livetalk:plain livetalk:teacher
 
-Each run is MODEL[:SYNC]: MODEL a model's per-clip metrics in --clips (written by `scripts/paired_metrics.py
+Each run is MODEL[:SYNC][@SEED]: MODEL a model's per-clip metrics in --clips (written by `scripts/paired_metrics.py
 --cache`), SYNC the output of `scripts/sample_sync.py` for the same checkpoint (its per-window pooled gain becomes the
-metric `audio_following`). A `--fixed` group is one checkpoint compared as itself (no seed term). Method and model:
-`livetalk.eval.seeds`. Prints JSON, then markdown tables: group means (each run's in brackets), and per pair
-diff ± evaluation s.e. (± total s.e. with the seed spread).
+metric `audio_following`), SEED its training seed (when every run has one, recipes are also compared seed by seed).
+A `--fixed` group is one checkpoint compared as itself (no seed term). Method and model: `livetalk.eval.seeds`.
+Prints JSON, then markdown tables: group means (each run's in brackets), per pair diff ± evaluation s.e. (± total
+s.e. with the seed spread), and, with seeds, the same matched by seed.
 """
 
 from __future__ import annotations
@@ -24,10 +25,15 @@ from livetalk.eval.seeds import RecipeRuns, compare_recipes
 METRICS = ("audio_following", "psnr", "identity_sim", "flicker", "psnr_drop", "ssim")
 
 
-def _load_runs(specs: list[str], clips: dict) -> dict[str, list[dict[str, float]]]:
-    """`MODEL[:SYNC]` specs → `{metric: [per-run {unit: value}]}` over the metrics every run has."""
+def _load_runs(specs: list[str], clips: dict) -> tuple[dict[str, list[dict[str, float]]], list[int]]:
+    """`MODEL[:SYNC][@SEED]` specs → `{metric: [per-run {unit: value}]}` over the metrics every run has, and the
+    seeds (empty unless every run names one)."""
     per_metric: dict[str, list[dict[str, float]]] = {}
+    seeds = []
     for spec in specs:
+        spec, _, seed = spec.partition("@")
+        if seed:
+            seeds.append(int(seed))
         model, _, sync = spec.partition(":")
         if model not in clips:
             raise SystemExit(f"{model!r} has no per-clip metrics in --clips (run scripts/paired_metrics.py first)")
@@ -37,7 +43,8 @@ def _load_runs(specs: list[str], clips: dict) -> dict[str, list[dict[str, float]
             row["audio_following"] = {f"w{i}": float(g) for i, g in enumerate(gains)}
         for m, values in row.items():
             per_metric.setdefault(m, []).append(values)
-    return {m: runs for m, runs in per_metric.items() if len(runs) == len(specs)}
+    return {m: runs for m, runs in per_metric.items() if len(runs) == len(specs)}, (
+        seeds if len(seeds) == len(specs) else [])
 
 
 def main() -> None:
@@ -51,14 +58,15 @@ def main() -> None:
     ap.add_argument("--metrics", nargs="+", default=list(METRICS))
     args = ap.parse_args()
     clips = json.loads(Path(args.clips).read_text())
-    loaded = {g[0]: (_load_runs(g[1:], clips), False) for g in args.group}
-    loaded.update({name: (_load_runs([run], clips), True) for name, run in args.fixed})
+    loaded = {g[0]: (*_load_runs(g[1:], clips), False) for g in args.group}
+    loaded.update({name: (*_load_runs([run], clips), True) for name, run in args.fixed})
     pairs = [tuple(p.split(":")) for p in args.pairs]
     if any(len(p) != 2 or p[0] not in loaded or p[1] not in loaded for p in pairs):
         raise SystemExit(f"--pairs takes A:B over the groups {sorted(loaded)}")
     result = {}
     for m in args.metrics:
-        groups = {name: RecipeRuns(runs[m], fixed=fixed) for name, (runs, fixed) in loaded.items() if m in runs}
+        groups = {name: RecipeRuns(runs[m], fixed=fixed, seeds=seeds) for name, (runs, seeds, fixed) in loaded.items()
+                  if m in runs}
         wanted = [p for p in pairs if p[0] in groups and p[1] in groups]
         if wanted:
             result[m] = compare_recipes(groups, wanted)
@@ -83,6 +91,19 @@ def main() -> None:
             total = "" if r is None or r["sem_total"] is None else f" (± {r['sem_total']:.2g})"
             cells.append("–" if r is None else f"{r['diff']:+.3g} ± {r['sem_eval']:.2g}{total}")
         print(f"| {a} − {b} | " + " | ".join(cells) + " |")
+
+    if any("matched" in r for r in result.values()):
+        print("\nMatched by seed (σ_int, its dof): " + ", ".join(
+            f"{m} {result[m]['sigma_interaction']:.2g} ({result[m]['sigma_interaction_dof']})"
+            for m in cols if "matched" in result[m]))
+        print("\n| A − B, seed by seed | " + " | ".join(cols) + " |\n|" + "---|" * (len(cols) + 1))
+        for a, b in pairs:
+            cells = []
+            for m in cols:
+                r = result[m].get("matched", {}).get(f"{a} − {b}")
+                cells.append("–" if r is None else f"{r['diff']:+.3g} ± {r['sem_eval']:.2g} (± {r['sem_total']:.2g})")
+            if any(c != "–" for c in cells):
+                print(f"| {a} − {b} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

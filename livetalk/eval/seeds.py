@@ -19,6 +19,14 @@ Model, per metric: value `y[r, s, u]` of recipe r, training seed s, evaluation u
   the students were distilled from) adds no seed term.
 
 With few runs σ²_seed has few degrees of freedom (2 runs of 3 recipes: 3); the output says how many.
+
+Matched seeds. When every recipe was run with the same seeds, runs of one seed share their random draws (batch order,
+rollout noise, exit steps), and part of the seed effect is common to all recipes: M[r, s] = μ_r + b_s + c_rs + noise.
+b_s cancels when two recipes are compared seed by seed; only the recipe × seed interaction c_rs (variance σ²_int)
+remains. σ²_int comes from the double-centred run means over the seeds every recipe has (two-way layout, (R − 1)
+(S − 1) degrees of freedom), unit noise removed the same way; the matched difference averages a − b over their
+common seeds, unit by unit, with total s.e. √(sem² + 2 σ²_int / S_ab). Both analyses are reported: the matched one
+is the right one for a design with shared seeds, the independent one does not assume it.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ class RecipeRuns:
 
     runs: list[dict[str, float]]
     fixed: bool = False
-    names: list[str] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)  # each run's training seed, for the matched analysis
 
 
 def _finite(v) -> bool:
@@ -99,17 +107,63 @@ def recipe_difference(a: RecipeRuns, b: RecipeRuns, sigma2_seed: float) -> dict:
     return {"diff": diff, "sem_eval": sem, "sem_total": total, "units": len(units)}
 
 
+def interaction_variance(groups: dict[str, RecipeRuns]) -> tuple[float, int]:
+    """σ²_int of the recipe × seed interaction of run means and its degrees of freedom, from the seeds that every
+    group not marked fixed has (unit noise removed); (nan, 0) with fewer than 2 such groups or common seeds."""
+    live = [g for g in groups.values() if not g.fixed]
+    if len(live) < 2 or any(len(g.seeds) != len(g.runs) for g in live):
+        return float("nan"), 0
+    seeds = sorted(set.intersection(*(set(g.seeds) for g in live)))
+    if len(seeds) < 2:
+        return float("nan"), 0
+    runs = [[g.runs[g.seeds.index(s)] for s in seeds] for g in live]
+    units = _shared_units([r for row in runs for r in row])
+    if len(units) < 2:
+        raise ValueError("the runs share fewer than 2 evaluation units")
+    y = np.stack([_matrix(row, units) for row in runs])  # [R recipes, S seeds, n units]
+    e = y - y.mean(axis=0, keepdims=True) - y.mean(axis=1, keepdims=True) + y.mean(axis=(0, 1), keepdims=True)
+    dof = (y.shape[0] - 1) * (y.shape[1] - 1)
+    between = float((e.mean(axis=2) ** 2).sum()) / dof
+    noise = float(e.var(axis=2, ddof=1).sum()) / dof / y.shape[2]
+    return max(0.0, between - noise), dof
+
+
+def matched_difference(a: RecipeRuns, b: RecipeRuns, sigma2_int: float) -> dict | None:
+    """a − b over the seeds both were run with, seed by seed and unit by unit: `{"diff", "sem_eval", "sem_total",
+    "units", "seeds"}`; None when either side is fixed or unlabelled, or they share no seed. `sem_total` is None
+    when σ²_int is nan."""
+    if a.fixed or b.fixed or len(a.seeds) != len(a.runs) or len(b.seeds) != len(b.runs):
+        return None
+    seeds = sorted(set(a.seeds) & set(b.seeds))
+    if not seeds:
+        return None
+    ra, rb = [a.runs[a.seeds.index(s)] for s in seeds], [b.runs[b.seeds.index(s)] for s in seeds]
+    units = sorted(set(_shared_units(ra)) & set(_shared_units(rb)))
+    if not units:
+        raise ValueError("the two recipes share no evaluation unit")
+    diff, sem = mean_sem((_matrix(ra, units) - _matrix(rb, units)).mean(axis=0), ddof=1)
+    total = None if math.isnan(sigma2_int) else math.sqrt(sem**2 + 2 * sigma2_int / len(seeds))
+    return {"diff": diff, "sem_eval": sem, "sem_total": total, "units": len(units), "seeds": seeds}
+
+
 def compare_recipes(groups: dict[str, RecipeRuns], pairs: list[tuple[str, str]]) -> dict:
-    """Per-group means (over runs and shared units, plus each run's mean), σ_seed with its degrees of freedom, and
-    every pair's `recipe_difference`."""
+    """Per-group means (over runs and shared units, plus each run's mean), σ_seed with its degrees of freedom, every
+    pair's `recipe_difference`, and when runs carry seeds, σ_int and every pair's `matched_difference`."""
     s2, dof = seed_variance(groups)
+    i2, idof = interaction_variance(groups)
     means = {}
     for name, g in groups.items():
         units = _shared_units(g.runs)
         y = _matrix(g.runs, units)
         means[name] = {"mean": float(y.mean()), "runs": [float(m) for m in y.mean(axis=1)], "units": len(units)}
-    return {"sigma_seed": math.sqrt(s2) if not math.isnan(s2) else None, "sigma_seed_dof": dof, "groups": means,
-            "pairs": {f"{a} − {b}": recipe_difference(groups[a], groups[b], s2) for a, b in pairs}}
+    out = {"sigma_seed": math.sqrt(s2) if not math.isnan(s2) else None, "sigma_seed_dof": dof, "groups": means,
+           "pairs": {f"{a} − {b}": recipe_difference(groups[a], groups[b], s2) for a, b in pairs}}
+    if idof:
+        out["sigma_interaction"], out["sigma_interaction_dof"] = math.sqrt(i2), idof
+        out["matched"] = {f"{a} − {b}": m for a, b in pairs
+                          if (m := matched_difference(groups[a], groups[b], i2)) is not None}
+    return out
 
 
-__all__ = ["RecipeRuns", "seed_variance", "recipe_difference", "compare_recipes"]
+__all__ = ["RecipeRuns", "seed_variance", "recipe_difference", "interaction_variance", "matched_difference",
+           "compare_recipes"]

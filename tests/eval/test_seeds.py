@@ -3,7 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from livetalk.eval.seeds import RecipeRuns, compare_recipes, recipe_difference, seed_variance
+from livetalk.eval.seeds import (RecipeRuns, compare_recipes, interaction_variance, matched_difference,
+                                  recipe_difference, seed_variance)
 
 
 def _runs(rng, effect, k, n, sigma_seed, tau, difficulty):
@@ -60,3 +61,44 @@ def test_compare_recipes_reports_each_run_and_the_pairs():
     assert pair["diff"] == pytest.approx(1.0, abs=0.5)
     assert pair["sem_total"] >= pair["sem_eval"]
     assert out["groups"]["better"]["mean"] == pytest.approx(np.mean(out["groups"]["better"]["runs"]))
+
+
+def _matched(rng, effects, seeds, n, shared, interaction, tau, difficulty):
+    """Recipes run with the same seeds: each seed's shift is shared by all recipes (σ `shared`) plus a recipe × seed
+    part (σ `interaction`)."""
+    b = {s: shared * rng.standard_normal() for s in seeds}
+
+    def run(effect, seed):
+        shift = effect + b[seed] + interaction * rng.standard_normal()  # one per recipe and seed
+        return {f"u{u}": shift + difficulty[u] + tau * rng.standard_normal() for u in range(n)}
+
+    return {f"r{i}": RecipeRuns([run(eff, s) for s in seeds], seeds=list(seeds)) for i, eff in enumerate(effects)}
+
+
+def test_matched_seeds_cancel_the_shared_seed_effect():
+    rng = np.random.default_rng(2)
+    n, difficulty = 200, 3.0 * rng.standard_normal(200)
+    groups = _matched(rng, [0.0, 0.5] + [0.0] * 38, range(6), n, 1.0, 0.1, 1.0, difficulty)
+    i2, idof = interaction_variance(groups)
+    assert idof == 39 * 5
+    assert math.sqrt(i2) == pytest.approx(0.1, rel=0.2)
+    assert math.sqrt(seed_variance(groups)[0]) > 0.5  # the independent analysis sees shared + interaction
+    m = matched_difference(groups["r1"], groups["r0"], i2)
+    assert m["seeds"] == list(range(6)) and m["diff"] == pytest.approx(0.5, abs=0.15)
+    independent = recipe_difference(groups["r1"], groups["r0"], seed_variance(groups)[0])
+    assert m["sem_total"] < independent["sem_total"] / 3
+    out = compare_recipes(groups, [("r1", "r0")])
+    assert out["sigma_interaction_dof"] == idof and "r1 − r0" in out["matched"]
+
+
+def test_matched_difference_needs_labelled_shared_seeds_and_never_pairs_a_fixed_group():
+    a = RecipeRuns([{"x": 1.0, "y": 2.0}, {"x": 2.0, "y": 4.0}], seeds=[1, 2])
+    b = RecipeRuns([{"x": 0.0, "y": 1.0}, {"x": 9.0, "y": 9.0}], seeds=[1, 3])
+    m = matched_difference(a, b, 0.04)
+    assert m["seeds"] == [1] and m["diff"] == pytest.approx(1.0)  # seed 1 only: differences 1 and 1
+    assert m["sem_total"] == pytest.approx(math.sqrt(0.0 + 2 * 0.04))
+    assert matched_difference(a, RecipeRuns(b.runs, fixed=True, seeds=[1, 3]), 0.04) is None
+    assert matched_difference(a, RecipeRuns(b.runs), 0.04) is None  # unlabelled
+    assert matched_difference(a, RecipeRuns(b.runs[1:], seeds=[3]), 0.04) is None  # no common seed
+    assert matched_difference(a, b, float("nan"))["sem_total"] is None
+    assert interaction_variance({"a": a, "b": b}) == (pytest.approx(float("nan"), nan_ok=True), 0)  # 1 common seed
