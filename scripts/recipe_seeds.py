@@ -51,7 +51,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", required=True, help="per-clip metrics per model (paired_metrics.py --cache)")
     ap.add_argument("--group", nargs="+", action="append", default=[], metavar="NAME RUN",
-                    help="a recipe: NAME then its runs, each MODEL[:SYNC]")
+                    help="a recipe: NAME then its runs, each MODEL[:SYNC][@SEED]")
     ap.add_argument("--fixed", nargs=2, action="append", default=[], metavar=("NAME", "RUN"),
                     help="one checkpoint compared as itself (e.g. the teacher)")
     ap.add_argument("--pairs", nargs="+", required=True, help="A:B group names: reports A − B")
@@ -101,7 +101,8 @@ def main() -> None:
             cells = []
             for m in cols:
                 r = result[m].get("matched", {}).get(f"{a} − {b}")
-                cells.append("–" if r is None else f"{r['diff']:+.3g} ± {r['sem_eval']:.2g} (± {r['sem_total']:.2g})")
+                cells.append("–" if r is None else
+                             f"{r['diff']:+.3g} ± {r['sem_eval']:.2g} (± {r['sem_total']:.2g})")
             if any(c != "–" for c in cells):
                 print(f"| {a} − {b} | " + " | ".join(cells) + " |")
 

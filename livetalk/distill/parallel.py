@@ -87,8 +87,8 @@ def exit_process(code: int = 0) -> None:
     the group, so a worker can reach that decref, which needs the GIL, while the main thread is already in
     `Py_FinalizeEx`; CPython then ends the worker thread with a forced unwind and libstdc++ calls
     `std::terminate` ("terminate called without an active exception", SIGABRT). Seen in 3 of 48 2-process CPU
-    runs of the FSDP ODE test's command (0 of 113 with this exit), with a core dump showing exactly that stack (PyTorch abandoned an `atexit` fix for the
-    same crash, pytorch/pytorch#179291). `os._exit` skips finalization, so there is nothing to race with; every
+    runs of the FSDP ODE test's command (0 of 113 with this exit), with a core dump showing exactly that stack
+    (PyTorch abandoned an `atexit` fix for the same crash, pytorch/pytorch#179291). `os._exit` skips finalization, so there is nothing to race with; every
     file the trainer writes is closed before it returns, and the standard streams are flushed here.
     """
     import logging

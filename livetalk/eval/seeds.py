@@ -48,6 +48,15 @@ class RecipeRuns:
     fixed: bool = False
     seeds: list[int] = field(default_factory=list)  # each run's training seed, for the matched analysis
 
+    @property
+    def by_seed(self) -> bool:
+        """Every run carries its seed: usable in the matched analysis (unless fixed)."""
+        return not self.fixed and len(self.seeds) == len(self.runs)
+
+    def runs_of(self, seeds: list[int]) -> list[dict[str, float]]:
+        """The runs of these seeds, in their order."""
+        return [self.runs[self.seeds.index(s)] for s in seeds]
+
 
 def _finite(v) -> bool:
     return isinstance(v, (int, float)) and math.isfinite(v)
@@ -111,12 +120,12 @@ def interaction_variance(groups: dict[str, RecipeRuns]) -> tuple[float, int]:
     """σ²_int of the recipe × seed interaction of run means and its degrees of freedom, from the seeds that every
     group not marked fixed has (unit noise removed); (nan, 0) with fewer than 2 such groups or common seeds."""
     live = [g for g in groups.values() if not g.fixed]
-    if len(live) < 2 or any(len(g.seeds) != len(g.runs) for g in live):
+    if len(live) < 2 or not all(g.by_seed for g in live):
         return float("nan"), 0
     seeds = sorted(set.intersection(*(set(g.seeds) for g in live)))
     if len(seeds) < 2:
         return float("nan"), 0
-    runs = [[g.runs[g.seeds.index(s)] for s in seeds] for g in live]
+    runs = [g.runs_of(seeds) for g in live]
     units = _shared_units([r for row in runs for r in row])
     if len(units) < 2:
         raise ValueError("the runs share fewer than 2 evaluation units")
@@ -132,12 +141,12 @@ def matched_difference(a: RecipeRuns, b: RecipeRuns, sigma2_int: float) -> dict 
     """a − b over the seeds both were run with, seed by seed and unit by unit: `{"diff", "sem_eval", "sem_total",
     "units", "seeds"}`; None when either side is fixed or unlabelled, or they share no seed. `sem_total` is None
     when σ²_int is nan."""
-    if a.fixed or b.fixed or len(a.seeds) != len(a.runs) or len(b.seeds) != len(b.runs):
+    if not (a.by_seed and b.by_seed):
         return None
     seeds = sorted(set(a.seeds) & set(b.seeds))
     if not seeds:
         return None
-    ra, rb = [a.runs[a.seeds.index(s)] for s in seeds], [b.runs[b.seeds.index(s)] for s in seeds]
+    ra, rb = a.runs_of(seeds), b.runs_of(seeds)
     units = sorted(set(_shared_units(ra)) & set(_shared_units(rb)))
     if not units:
         raise ValueError("the two recipes share no evaluation unit")
