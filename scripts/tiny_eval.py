@@ -21,6 +21,7 @@ from livetalk.data.media import write_video
 from livetalk.eval.evaluate import evaluate_dirs
 from livetalk.eval.latent_probes import evaluate_latents, load_latent_file
 from livetalk.models.vae import frames_to_video, video_to_frames
+from livetalk.models.vae_long_decoder import window_latents
 from livetalk.models.vae_tiny import load_tiny_vae
 
 COLUMNS = [("fd_frames", "FD frames ↓"), ("fd_clips", "FD clips ↓"), ("sync_corr", "lip corr ↑"),
@@ -45,13 +46,17 @@ def decode_model(vae, data: dict, ref: TalkingHeadDataset, out_dir: Path) -> Non
 
 
 @torch.no_grad()
-def vae_ceiling(vae, ref: TalkingHeadDataset, ids: list[str], n_frames: int, out_dir: Path) -> None:
-    """Ground truth (first n_frames, reference image in frame 0 like the models) through encode → decode."""
+def vae_ceiling(vae, ref: TalkingHeadDataset, ids: list[str], n_frames: int, out_dir: Path,
+                windowed: bool = False) -> None:
+    """Ground truth (first n_frames, reference image in frame 0 like the models) through encode → decode.
+
+    windowed: encode 33-frame windows on their own (`window_latents`, as the DiT data) instead of the whole clip."""
     out_dir.mkdir(parents=True, exist_ok=True)
     index = {cid: i for i, cid in enumerate(ref.ids())}
     for cid in ids:
         s = ref[index[cid]]
-        frames = video_to_frames(vae.decode(vae.encode(frames_to_video(s.frames[:n_frames])))[0])
+        x = frames_to_video(s.frames[:n_frames])
+        frames = video_to_frames(vae.decode(window_latents(vae, x) if windowed else vae.encode(x))[0])
         write_video(out_dir / f"{cid}.mp4", frames, audio=s.audio[: len(frames) * 1000])
 
 
@@ -68,6 +73,9 @@ def main() -> None:
                     help="only add the latent-space lip-sync / text scores (key 'latent') to an existing --out file")
     ap.add_argument("--gt-latents", default=None,
                     help="ground-truth latent file of the same windows (eval.pt / eval_long.pt): the latent ceiling")
+    ap.add_argument("--windowed-ceiling", action="store_true",
+                    help="also score ground truth encoded window by window (33 frames, like the DiT data) and decoded "
+                         "as one stream: the ceiling for what the students generate on long streams")
     args = ap.parse_args()
     run = Path(args.run)
     if args.latent_only:
@@ -95,6 +103,9 @@ def main() -> None:
     if args.models is None or "vae-ceiling" in args.models:
         vae_ceiling(vae, ref, ids, n_frames, videos / "vae-ceiling")
         results["vae-ceiling"] = evaluate_dirs(videos / "vae-ceiling", args.reference)["summary"]
+    if args.windowed_ceiling:
+        vae_ceiling(vae, ref, ids, n_frames, videos / "vae-ceiling-windowed", windowed=True)
+        results["vae-ceiling-windowed"] = evaluate_dirs(videos / "vae-ceiling-windowed", args.reference)["summary"]
     Path(args.out).write_text(json.dumps(results, indent=2))
     print(model_table(results, [("nfe_per_clip", "NFE / clip")] + COLUMNS))
 

@@ -8,7 +8,10 @@ import json
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("vae-train", help="train the tiny VAE or distil its fast streaming decoder (CPU)")
-    p.add_argument("--what", choices=("vae", "fast-decoder"), default="vae")
+    p.add_argument("--what", choices=("vae", "fast-decoder", "long-decoder"), default="vae",
+                   help="long-decoder: fine-tune the decoder of --init (default: shipped) for long streams by rolling "
+                        "truncated BPTT over --frames-frame clips of the world folder --data, encoded window by "
+                        "window; the encoder stays frozen")
     p.add_argument("--data", default="toy",
                    help="'toy' (built-in procedural heads), a folder with manifest.jsonl, or a mixture 'DIR*3+toy'")
     p.add_argument("--heldout-data", default=None, help="held-out clips source (default: a separate draw from --data)")
@@ -66,6 +69,17 @@ def _train(args: argparse.Namespace) -> int:
                              mouth_weight=args.mouth_weight, device=args.device)
         _apply_common(cfg, args)
         train_vae(cfg, log=lambda s: print(s, flush=True))
+    elif args.what == "long-decoder":
+        from livetalk.models.vae_long_decoder import LongDecoderConfig, train_long_decoder
+
+        if not args.out:
+            raise SystemExit("--what long-decoder needs --out (it never overwrites the shipped VAE by default)")
+        cfg = LongDecoderConfig(data=args.data, out=args.out, init=args.init, minutes=args.minutes or 30.0,
+                                max_steps=args.max_steps, batch=args.batch, threads=args.threads, seed=args.seed)
+        if args.clips:
+            cfg.clips = args.clips
+        _apply_common(cfg, args)
+        train_long_decoder(cfg, log=lambda s: print(s, flush=True))
     else:
         from livetalk.models.vae_fast_train import FastDecoderTrainConfig, train_fast_decoder
 
