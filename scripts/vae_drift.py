@@ -2,9 +2,9 @@
 
     python scripts/vae_drift.py --data /path/world_eval [--clips 6] [--threads 2] [--vae V] [--fast F]
 
-Prints PSNR over pixel frames 0–32 / 33–64 / 65–96 / 97–124 for (1) the whole clip through the continuous encoder and
-decoder, (2) each 33-frame window encoded on its own (like the DiT data) with the latents concatenated and decoded
-continuously by the VAE decoder and (3) by the fast decoder; then frames 65–124 through a fresh encoder + decoder,
+Prints PSNR over pixel frames 0–32 / 33–64 / 65–96 / 97–124 for (1) the whole clip through the continuous
+encoder and decoder, (2) each 33-frame window encoded on its own (like the DiT data) with the latents
+concatenated and decoded continuously by the VAE decoder and (3) by the fast decoder; then frames 65–124 through a fresh encoder + decoder,
 and the continuously encoded late latents through a fresh decoder.
 """
 
@@ -45,17 +45,17 @@ def main() -> None:
     for i in range(args.clips):
         v = frames_to_video(ref[i].frames[:125])  # [1, 125, 3, 64, 64]
         z_cont = vae.encode(v)
-        w = v
         z_win = window_latents(vae, v)  # 32 latents ↔ 125 frames, 33-frame windows (the last one 29)
         for name, y in [("continuous encode + decode", vae.decode(z_cont)),
                         ("windowed encode, VAE decoder", vae.decode(z_win)),
                         ("windowed encode, fast decoder", fast.decode(z_win))]:
-            rows[name].append([psnr(y[:, a:b], w[:, a:b]) for a, b in ranges])
+            rows[name].append([psnr(y[:, a:b], v[:, a:b]) for a, b in ranges])
         tail = v[:, 64:125]
         late["fresh encode + decode"].append(psnr(vae.decode(vae.encode(tail))[:, 1:], tail[:, 1:]))
         late["continuous latents, fresh decoder"].append(psnr(vae.decode(z_cont[:, 16:])[:, 1:61], v[:, 65:125]))
     for name, r in rows.items():
-        print(f"{name:32s}", " / ".join(f"{x:.1f}" for x in np.mean(r, 0)), "dB (frames 0-32 / 33-64 / 65-96 / 97-124)")
+        print(f"{name:32s}", " / ".join(f"{x:.1f}" for x in np.mean(r, 0)),
+              "dB (frames 0-32 / 33-64 / 65-96 / 97-124)")
     for name, r in late.items():
         print(f"frames 65-124, {name:34s} {np.mean(r):.1f} dB")
 

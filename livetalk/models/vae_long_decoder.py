@@ -3,10 +3,11 @@ decoded with gradients (truncated back-propagation through time).
 
 Why: a causal Wan decoder trained on clips of T frames holds its quality for about T frames (`docs/vae.md`,
 "Known limit"). Its per-conv caches then hold states it never saw in training. Training on whole long clips is
-slow and noisy on a CPU (batch 1). Here each step draws a prefix length k (latent frames), runs the streaming
-decoder over latents [0, k) without gradients (that builds the cache state of a long stream cheaply) and decodes
-latents [k, k + n) with gradients against their pixel frames. The encoder and the latent normalisation stay
-frozen, so the latent space (and every DiT trained on it) stays valid.
+slow and noisy on a CPU (batch 1). Here a batch of clips is decoded as one stream, a few latent frames per step
+with gradients, the decoder cache carried from step to step detached (`train_long_decoder`), so a step costs one
+short span at any position of a long stream. `decode_after_prefix` is the same cut for a single span (a detached
+prefix leaves the values unchanged: tested). The encoder and the latent normalisation stay frozen, so the latent
+space (and every DiT trained on it) stays valid.
 
 The latents are what the DiTs produce and are trained on: each `window`-frame window of a clip encoded on its
 own (its first latent is an image latent), windows overlapping by one pixel frame, the first latent of every
@@ -80,7 +81,8 @@ def decode_after_prefix(vae: WanVAE, latents: torch.Tensor, start: int, n: int) 
     return dec.decode_block(latents[:, start : start + n])
 
 
-def encode_clips(vae: WanVAE, data: str, n: int, frames: int, window: int, log=print) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_clips(vae: WanVAE, data: str, n: int, frames: int, window: int,
+                 log=print) -> tuple[torch.Tensor, torch.Tensor]:
     """The first `n` clips of world folder `data`: (latents `[n, F, C, h, w]`, pixels uint8 `[n, frames, H, W, 3]`)."""
     from ..data.dataset import TalkingHeadDataset
 
