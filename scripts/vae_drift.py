@@ -4,8 +4,8 @@
 
 Prints PSNR over pixel frames 0–32 / 33–64 / 65–96 / 97–124 for (1) the whole clip through the continuous
 encoder and decoder, (2) each 33-frame window encoded on its own (like the DiT data) with the latents
-concatenated and decoded continuously by the VAE decoder and (3) by the fast decoder; then frames 65–124 through a fresh encoder + decoder,
-and the continuously encoded late latents through a fresh decoder.
+concatenated and decoded continuously by the VAE decoder and (3) by the fast decoder; then frames 65–124
+through a fresh encoder + decoder, and the continuously encoded late latents through a fresh decoder.
 """
 
 from __future__ import annotations
