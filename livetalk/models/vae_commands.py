@@ -21,7 +21,8 @@ def register(subparsers) -> None:
     p.add_argument("--crop", type=int, default=32, help="vae: random crop size for the first part of training")
     p.add_argument("--out", default=None, help="output .safetensors (default: the shipped path under weights/)")
     p.add_argument("--minutes", type=float, default=None, help="time budget (default 20 for vae, 15 for fast-decoder)")
-    p.add_argument("--max-steps", type=int, default=100000)
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="step cap (default 100000; long-decoder: 600, the length of its cosine schedule)")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--init", default=None, help="continue from this checkpoint (of the same kind)")
@@ -63,7 +64,7 @@ def _train(args: argparse.Namespace) -> int:
         from livetalk.models.vae_train import VAETrainConfig, train_vae
 
         cfg = VAETrainConfig(data=args.data, heldout_data=args.heldout_data, init=args.init,
-                             minutes=args.minutes or 20.0, max_steps=args.max_steps, batch=args.batch,
+                             minutes=args.minutes or 20.0, max_steps=args.max_steps or 100000, batch=args.batch,
                              image_steps=args.image_steps, image_batch=args.image_batch, crop=args.crop,
                              threads=args.threads, seed=args.seed, decoder_only=args.decoder_only,
                              mouth_weight=args.mouth_weight, device=args.device)
@@ -75,7 +76,8 @@ def _train(args: argparse.Namespace) -> int:
         if not args.out:
             raise SystemExit("--what long-decoder needs --out (it never overwrites the shipped VAE by default)")
         cfg = LongDecoderConfig(data=args.data, out=args.out, init=args.init, minutes=args.minutes or 30.0,
-                                max_steps=args.max_steps, batch=args.batch, threads=args.threads, seed=args.seed)
+                                max_steps=args.max_steps or LongDecoderConfig.max_steps, batch=args.batch,
+                                threads=args.threads, seed=args.seed)
         if args.clips:
             cfg.clips = args.clips
         _apply_common(cfg, args)
@@ -84,7 +86,7 @@ def _train(args: argparse.Namespace) -> int:
         from livetalk.models.vae_fast_train import FastDecoderTrainConfig, train_fast_decoder
 
         cfg = FastDecoderTrainConfig(data=args.data, heldout_data=args.heldout_data, vae=args.vae,
-                                     minutes=args.minutes or 15.0, max_steps=args.max_steps, batch=args.batch,
+                                     minutes=args.minutes or 15.0, max_steps=args.max_steps or 100000, batch=args.batch,
                                      threads=args.threads, seed=args.seed)
         cfg.init = args.init
         if args.clips:

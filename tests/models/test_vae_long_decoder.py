@@ -1,6 +1,9 @@
 """Long-stream decoder fine-tune: window latents, the detached-prefix span decode, and a smoke run that moves the
 decoder only."""
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -61,19 +64,46 @@ def test_span_gradient_reaches_the_decoder_only_through_the_span(small_vae):
 
 
 def test_smoke_run_moves_the_decoder_and_keeps_the_latent_space(tmp_path):
-    synth_dataset(tmp_path / "world", 2, ClipConfig(duration_s=4.2))
+    synth_dataset(tmp_path / "world", 3, ClipConfig(duration_s=4.2))
     base = tmp_path / "base.safetensors"
     torch.manual_seed(0)
     build_tiny_vae().save_file(base)
     out = tmp_path / "long.safetensors"
-    s = train_long_decoder(LongDecoderConfig(data=str(tmp_path / "world"), out=str(out), init=str(base), frames=65,
-                                             clips=2, batch=2, max_steps=4, lr=1e-3, threads=1, log_every=1),
-                           log=lambda *_: None)
+    s = train_long_decoder(_cfg(tmp_path, out, base), log=lambda *_: None)
     assert s["steps"] == 4 and s["loss_ema"] == s["loss_ema"]  # finite
+    assert s["best"]["step"] in (2, 4) and s["best"]["psnr"] >= s["start"]["psnr"]  # the best EMA decoder is kept
+    assert not Path(str(out) + ".resume.pt").exists()  # a finished run leaves nothing to resume
     a, b = load_tiny_vae(base).model.state_dict(), load_tiny_vae(out).model.state_dict()
     frozen = [k for k in a if k.startswith(("encoder.", "quant_conv."))]  # stored as fp16 by the fine-tune
     assert frozen and all(torch.equal(a[k].half(), b[k].half()) for k in frozen)
     assert any(not torch.equal(a[k].half(), b[k].half()) for k in a if k.startswith("decoder."))
     with pytest.raises(ValueError, match="frames"):
         train_long_decoder(LongDecoderConfig(data=str(tmp_path / "world"), out=str(out), init=str(base), frames=129,
-                                             clips=1, max_steps=1), log=lambda *_: None)
+                                             clips=1, heldout=1, max_steps=1), log=lambda *_: None)
+    with pytest.raises(ValueError, match="held-out"):
+        train_long_decoder(LongDecoderConfig(data=str(tmp_path / "world"), out=str(out), init=str(base), frames=65,
+                                             clips=3, heldout=1, max_steps=1), log=lambda *_: None)
+
+
+def _cfg(tmp_path, out, base, **kw) -> LongDecoderConfig:
+    return LongDecoderConfig(data=str(tmp_path / "world"), out=str(out), init=str(base), frames=65, clips=2, heldout=1,
+                             batch=2, max_steps=4, warmup=1, eval_every=2, lr=1e-3, threads=1, log_every=1, **kw)
+
+
+def test_a_killed_run_resumes_to_the_same_weights(tmp_path):
+    """Stop after 3 of 4 steps (the stream is mid-clip, its decoder cache live), resume, and match a straight run."""
+    synth_dataset(tmp_path / "world", 3, ClipConfig(duration_s=4.2))
+    base = tmp_path / "base.safetensors"
+    torch.manual_seed(0)
+    build_tiny_vae().save_file(base)
+    straight, killed = tmp_path / "straight.safetensors", tmp_path / "killed.safetensors"
+    train_long_decoder(_cfg(tmp_path, straight, base), log=lambda *_: None)
+    train_long_decoder(_cfg(tmp_path, killed, base, stop_at=3), log=lambda *_: None)
+    assert Path(str(killed) + ".resume.pt").exists()
+    lines = []
+    s = train_long_decoder(_cfg(tmp_path, killed, base), log=lines.append)
+    steps = [json.loads(x)["step"] for x in lines if x.startswith('{"step"') and "loss_ema" in x]
+    assert any('"resumed"' in x for x in lines) and steps == [4]  # only the missing step was trained
+    assert s["steps"] == 4
+    a, b = load_tiny_vae(straight).model.state_dict(), load_tiny_vae(killed).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
