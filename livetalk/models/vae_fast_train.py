@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from livetalk.models.vae_fast_decoder import FastDecoder, FastDecoderConfig
+from livetalk.models.vae_long_decoder import window_latents
 from livetalk.models.vae_metrics import psnr_per_clip
 from livetalk.models.vae_tiny import load_tiny_vae
 from livetalk.models.vae_toy_data import make_source
@@ -37,6 +38,7 @@ class FastDecoderTrainConfig:
     clips: int = 96
     heldout: int = 16
     frames: int = 13
+    window: int = 33  # clips longer than this are encoded window by window, like the DiT data (0: whole clip)
     batch: int = 4
     lr: float = 1e-3
     gt_weight: float = 0.1
@@ -46,13 +48,17 @@ class FastDecoderTrainConfig:
 
 
 @torch.no_grad()
-def teacher_pairs(vae, source, n: int, frames: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """`n` clips → (normalised latents `[n, F, 16, h, w]`, teacher pixels `[n, T, 3, H, W]`, ground truth)."""
+def teacher_pairs(vae, source, n: int, frames: int, seed: int,
+                  window: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`n` clips → (normalised latents `[n, F, 16, h, w]`, teacher pixels `[n, T, 3, H, W]`, ground truth).
+
+    With `window`, clips longer than `window` frames are encoded window by window (`window_latents`: what the DiTs
+    are trained on and generate), so a long-clip fine-tune sees the latents the runtime decodes."""
     g = torch.Generator().manual_seed(seed)
     zs, ys, xs = [], [], []
     for i in range(0, n, 4):
         x = source.sample(min(4, n - i), frames, g)
-        z = vae.encode(x)
+        z = window_latents(vae, x, window) if window and frames > window else vae.encode(x)
         zs.append(z)
         ys.append(vae.decode(z))
         xs.append(x)
@@ -75,9 +81,9 @@ def train_fast_decoder(cfg: FastDecoderTrainConfig, log=print) -> dict:
     source = make_source(cfg.data, 64)
     vae = load_tiny_vae(cfg.vae)
     t0 = time.time()
-    z, teach, gt = teacher_pairs(vae, source, cfg.clips, cfg.frames, cfg.seed)
+    z, teach, gt = teacher_pairs(vae, source, cfg.clips, cfg.frames, cfg.seed, cfg.window)
     hsource = make_source(cfg.heldout_data, 64) if cfg.heldout_data else source
-    hz, hteach, hgt = teacher_pairs(vae, hsource, cfg.heldout, cfg.frames, 10_000)
+    hz, hteach, hgt = teacher_pairs(vae, hsource, cfg.heldout, cfg.frames, 10_000, cfg.window)
     log(f"teacher data: {z.shape[0]} + {hz.shape[0]} clips in {time.time() - t0:.0f}s")
     if cfg.init:
         model = FastDecoder.from_file(cfg.init).train()

@@ -71,3 +71,29 @@ def test_checkpoint_round_trip_and_wrong_layout(tmp_path, model):
     save_file(sd, str(tmp_path / "bad.safetensors"), metadata=meta)
     with pytest.raises(KeyLayoutError, match=r"missing keys: conv_out\.bias.*unexpected keys: extra\.weight"):
         FastDecoder.from_file(tmp_path / "bad.safetensors")
+
+
+@torch.no_grad()
+def test_teacher_pairs_encode_long_clips_window_by_window():
+    """Past `window` frames the distillation latents are the DiT's (each window encoded on its own); the teacher
+    pixels are the VAE's continuous decode of exactly those latents."""
+    from livetalk.models.vae import WanVAE
+    from livetalk.models.vae_fast_train import teacher_pairs
+    from livetalk.models.vae_long_decoder import window_latents
+
+    class Fixed:  # a data source that always returns the same clips
+        def __init__(self, x):
+            self.x = x
+
+        def sample(self, n, frames, g):
+            return self.x[:n, :frames]
+
+    torch.manual_seed(0)
+    vae = WanVAE.from_config({"base_dim": 8, "num_res_blocks": 1}).eval()
+    src = Fixed(torch.rand(2, 17, 3, 16, 16) * 2 - 1)
+    z, teach, gt = teacher_pairs(vae, src, 2, 17, seed=0, window=9)
+    torch.testing.assert_close(z, window_latents(vae, src.x, 9))
+    torch.testing.assert_close(teach, vae.decode(z))
+    assert not torch.allclose(z, vae.encode(src.x))  # not the whole-clip encoding
+    z_short, _, _ = teacher_pairs(vae, src, 2, 9, seed=0, window=9)  # one window: the plain encoding
+    torch.testing.assert_close(z_short, vae.encode(src.x[:, :9]))
