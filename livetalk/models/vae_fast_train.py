@@ -1,7 +1,8 @@
 """Distil the fast streaming decoder from the tiny VAE decoder (CPU-friendly, time-budgeted).
 
 1. Draw `clips` training clips `[T, 3, 64, 64]` from the data source; encode them with the tiny VAE into normalised
-   latents `[F, 16, 8, 8]` and decode those with the VAE (the teacher) → teacher pixels `[T, 3, 64, 64]`.
+   latents `[F, 16, 8, 8]` (window by window past `window` frames, like the DiT data) and decode those with the VAE
+   (the teacher) → teacher pixels `[T, 3, 64, 64]`.
 2. Train `FastDecoder` on (latents → teacher pixels) with L1 + MSE (+ `gt_weight` × the same loss against the
    ground-truth clip), full-sequence mode (same arithmetic as streaming).
 3. Report held-out PSNR against the teacher and against ground truth; save fp16 safetensors.
