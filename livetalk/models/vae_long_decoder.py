@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from .vae import WanStreamDecoder, WanVAE, frames_to_video
+from .vae_metrics import psnr
 from .vae_tiny import load_tiny_vae
 from .vae_train import decoder_parameters, weighted_reconstruction
 
@@ -89,21 +90,17 @@ def decode_after_prefix(vae: WanVAE, latents: torch.Tensor, start: int, n: int) 
     return dec.decode_block(latents[:, start : start + n])
 
 
-def encode_clips(vae: WanVAE, data: str, index: list[int], frames: int, window: int,
+def encode_clips(vae: WanVAE, ds, index: list[int], frames: int, window: int,
                  log=print) -> tuple[torch.Tensor, torch.Tensor]:
-    """Clips `index` of world folder `data`: (latents `[n, F, C, h, w]`, pixels uint8 `[n, frames, H, W, 3]`)."""
-    from ..data.dataset import TalkingHeadDataset
-
-    ds = TalkingHeadDataset(data, load_tracks=False)
-    if len(ds) <= max(index):
-        raise ValueError(f"{data} holds {len(ds)} clips, clip {max(index)} asked for")
+    """Clips `index` of world dataset `ds` (`TalkingHeadDataset`): (latents `[n, F, C, h, w]`, pixels uint8
+    `[n, frames, H, W, 3]`)."""
     lats, pix = [], []
     t0 = time.time()
     with torch.no_grad():
         for j, i in enumerate(index):
             f = ds[i].frames
             if len(f) < frames:
-                raise ValueError(f"clip {i} of {data} has {len(f)} frames, {frames} needed")
+                raise ValueError(f"clip {i} of {ds.root} has {len(f)} frames, {frames} needed")
             pix.append(torch.from_numpy(np.ascontiguousarray(f[:frames])))
             lats.append(window_latents(vae, frames_to_video(f[:frames]), window)[0])
             if (j + 1) % 32 == 0:
@@ -120,10 +117,9 @@ def _to_video(pix: torch.Tensor) -> torch.Tensor:
 def heldout_psnr(vae: WanVAE, lats: torch.Tensor, pix: torch.Tensor, split: int = 33) -> dict:
     """Decode each held-out stream `[n, F, C, h, w]` in one go; PSNR (dB, output clamped) of pixel frames
     [0, split), [split, T) and the whole clip against `pix` `[n, T, H, W, 3]`."""
-    y = vae.decode(lats).clamp(-1, 1)
-    err = (y - _to_video(pix)).square().mean(dim=(0, 2, 3, 4))  # per frame
-    db = lambda e: round(float(10 * torch.log10(4 / e.mean())), 3)
-    return {"psnr_early": db(err[:split]), "psnr_late": db(err[split:]), "psnr": db(err)}
+    y, x = vae.decode(lats).clamp(-1, 1), _to_video(pix)
+    db = lambda a, b: round(psnr(y[:, a:b], x[:, a:b]), 3)
+    return {"psnr_early": db(0, split), "psnr_late": db(split, None), "psnr": db(0, None)}
 
 
 def _detached(dec: WanStreamDecoder) -> WanStreamDecoder:
@@ -153,11 +149,12 @@ def train_long_decoder(cfg: LongDecoderConfig, log=print) -> dict:
     ema_params = decoder_parameters(ema_vae)
     from ..data.dataset import TalkingHeadDataset
 
-    n_data = len(TalkingHeadDataset(cfg.data, load_tracks=False))
+    ds = TalkingHeadDataset(cfg.data, load_tracks=False)
+    n_data = len(ds)
     if n_data < cfg.clips + cfg.heldout:
         raise ValueError(f"{cfg.data} holds {n_data} clips; {cfg.clips} training + {cfg.heldout} held-out needed")
-    lats, pix = encode_clips(vae, cfg.data, list(range(cfg.clips)), cfg.frames, cfg.window, log)
-    held = encode_clips(vae, cfg.data, list(range(n_data - cfg.heldout, n_data)), cfg.frames, cfg.window, log)
+    lats, pix = encode_clips(vae, ds, list(range(cfg.clips)), cfg.frames, cfg.window, log)
+    held = encode_clips(vae, ds, list(range(n_data - cfg.heldout, n_data)), cfg.frames, cfg.window, log)
     n_lat = lats.shape[1]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0, betas=(0.9, 0.99))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, cfg.warmup, cfg.max_steps))

@@ -63,11 +63,18 @@ def test_span_gradient_reaches_the_decoder_only_through_the_span(small_vae):
         w.requires_grad_(False)
 
 
-def test_smoke_run_moves_the_decoder_and_keeps_the_latent_space(tmp_path):
+@pytest.fixture
+def world_and_base(tmp_path):
+    """A 3-clip world (4.2 s each) in `tmp_path/world` and a freshly initialised tiny VAE to fine-tune."""
     synth_dataset(tmp_path / "world", 3, ClipConfig(duration_s=4.2))
     base = tmp_path / "base.safetensors"
     torch.manual_seed(0)
     build_tiny_vae().save_file(base)
+    return base
+
+
+def test_smoke_run_moves_the_decoder_and_keeps_the_latent_space(tmp_path, world_and_base):
+    base = world_and_base
     out = tmp_path / "long.safetensors"
     s = train_long_decoder(_cfg(tmp_path, out, base), log=lambda *_: None)
     assert s["steps"] == 4 and s["loss_ema"] == s["loss_ema"]  # finite
@@ -90,12 +97,9 @@ def _cfg(tmp_path, out, base, **kw) -> LongDecoderConfig:
                              batch=2, max_steps=4, warmup=1, eval_every=2, lr=1e-3, threads=1, log_every=1, **kw)
 
 
-def test_a_killed_run_resumes_to_the_same_weights(tmp_path):
+def test_a_killed_run_resumes_to_the_same_weights(tmp_path, world_and_base):
     """Stop after 3 of 4 steps (the stream is mid-clip, its decoder cache live), resume, and match a straight run."""
-    synth_dataset(tmp_path / "world", 3, ClipConfig(duration_s=4.2))
-    base = tmp_path / "base.safetensors"
-    torch.manual_seed(0)
-    build_tiny_vae().save_file(base)
+    base = world_and_base
     straight, killed = tmp_path / "straight.safetensors", tmp_path / "killed.safetensors"
     train_long_decoder(_cfg(tmp_path, straight, base), log=lambda *_: None)
     train_long_decoder(_cfg(tmp_path, killed, base, stop_at=3), log=lambda *_: None)
