@@ -62,6 +62,12 @@ class TrainBatch:
         audio = None if self.audio is None else torch.zeros_like(self.audio)
         return replace(self, audio=audio)
 
+    def window(self, start: int, stop: int) -> TrainBatch:
+        """The clip's latent frames [start, stop) as a clip of its own (same reference, prompt and negative prompt;
+        `cond` puts the reference slot on its frame 0)."""
+        audio = None if self.audio is None else self.audio[:, start:stop]
+        return replace(self, latents=self.latents[:, start:stop], audio=audio)
+
     def blocks(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """cond and audio of latent frames [start, stop)."""
         cond = self.cond[:, start:stop]

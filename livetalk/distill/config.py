@@ -105,6 +105,14 @@ class TrainConfig:
     t_max: float = 980.0
     critic_mask: str = "frame0"
     block: int = 3
+    # Self Forcing on long rollouts (ours, not in the paper): 0 = roll out and score the whole clip (published).
+    # N > 0: per step the student streams a random number of blocks (N frames up to the clip's length) with the
+    # inference cache, and the DMD and critic losses score the last N latent frames (`dmd.long_rollout_window`).
+    rollout_window: int = 0
+    rollout_first_p: float = 0.0  # share of steps that score the first window (the published case) on top of
+    # its 1-in-(ends) uniform draw: keeps the start of the stream, which long windows alone let slip
+    rollout_sink_size: int = 9
+    rollout_local_attn_size: int = 15
     notes: str = ""
 
     def __post_init__(self) -> None:
@@ -121,6 +129,8 @@ class TrainConfig:
         if self.audio_standardise and self.stage != "teacher":
             raise ValueError("audio_standardise applies to the teacher stage only (ODE and DMD load the teacher as "
                              "exported, for raw audio features)")
+        if not 0 <= self.rollout_first_p <= 1:
+            raise ValueError(f"rollout_first_p must be in [0, 1], got {self.rollout_first_p}")
         if self.grad_accum < 1:
             raise ValueError(f"grad_accum must be >= 1, got {self.grad_accum}")
         if self.parallel.mixed_precision == "bf16" and (self.dtype != "fp32" or not self.device.startswith("cuda")):

@@ -40,14 +40,21 @@ def self_forcing_rollout(
     block: int = 3,
     timesteps: tuple[float, ...] = STUDENT_TIMESTEPS,
     generator: torch.Generator | None = None,
+    grad_from: int = 0,
+    sink_size: int = 0,
+    local_attn_size: int = -1,
 ) -> torch.Tensor:
     """Roll out a clip `[B, F, 16, h, w]`; gradients flow only through each block's exit step.
 
     Run under `torch.no_grad()` for a rollout without gradients (critic updates).
+    grad_from: latent frame; blocks ending at or before it run wholly without gradients (a long rollout whose
+        early blocks are context only, `long_rollout_window`).
+    sink_size, local_attn_size: the cache, in latent frames. Published training: 0 and -1 (full history);
+        long rollouts use the inference cache (9 sinks, 15 frames) so the student trains on the context it streams with.
     """
     b, f, c, h, w = batch.latents.shape
     dev, dtype = batch.latents.device, student.dtype
-    cache = student.new_cache(b, (h, w), sink_size=0, local_attn_size=-1, max_frames=f,
+    cache = student.new_cache(b, (h, w), sink_size=sink_size, local_attn_size=local_attn_size, max_frames=f,
                               dtype=parallel.compute_dtype(student))  # bf16 under FSDP mixed precision
     outputs = []
     for s in range(0, f, block):
@@ -56,11 +63,19 @@ def self_forcing_rollout(
         cond = cond if student.cfg.has_cond else None
         audio = audio if student.cfg.use_audio else None
         x = torch.randn(b, e - s, c, h, w, generator=generator).to(dev, dtype)
+        context_only = e <= grad_from
         for i in range(exit_index + 1):
             if s == 0:
                 x = with_reference(x, batch.ref)
             t = torch.full((b, e - s), timesteps[i], device=dev)
-            if i < exit_index:
+            if context_only:
+                with torch.no_grad():
+                    v = student(x, t, batch.context, cond, audio, kv_cache=cache, start_frame=s)
+                    x0 = schedule.x0_from_velocity(x, v, t)
+                    if i < exit_index:
+                        eps = torch.randn(x0.shape, generator=generator).to(x0)
+                        x = schedule.add_noise(x0, eps, torch.full((b, e - s), timesteps[i + 1], device=dev))
+            elif i < exit_index:
                 with torch.no_grad():
                     v = student(x, t, batch.context, cond, audio, kv_cache=cache, start_frame=s)
                     x0 = schedule.x0_from_velocity(x, v, t)
@@ -77,6 +92,36 @@ def self_forcing_rollout(
                 student(x0.detach(), torch.zeros(b, e - s, device=dev), batch.context, cond, audio,
                         kv_cache=cache, start_frame=s)
     return torch.cat(outputs, dim=1)
+
+
+def long_rollout_window(
+    student: WanDiT,
+    batch: TrainBatch,
+    schedule: FlowMatchSchedule,
+    *,
+    window: int,
+    end: int,
+    exit_index: int,
+    block: int = 3,
+    sink_size: int = 9,
+    local_attn_size: int = 15,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, TrainBatch]:
+    """Self Forcing on long rollouts (ours, after Self-Forcing++): the student streams latent frames [0, end) with
+    the inference cache, and only the last `window` frames are scored; the earlier blocks are context, rolled out
+    without gradients. Returns the window `[B, window, 16, h, w]` with frame 0 replaced by the clean reference
+    (no gradient there) and the batch of the same frames: the teacher and the critic see a clip shaped like their
+    training windows (reference latent in frame 0, then `window − 1` frames of the stream), which is how
+    `prepare_latents` cuts windows out of long clips. `end` and `window` are multiples of `block`, window ≤ end ≤ F.
+    """
+    f = batch.num_frames
+    if window % block or end % block or not window <= end <= f:
+        raise ValueError(f"need window ({window}) ≤ end ({end}) ≤ clip frames ({f}), both multiples of {block}")
+    start = end - window
+    video = self_forcing_rollout(student, batch.window(0, end), schedule, exit_index=exit_index, block=block,
+                                 generator=generator, grad_from=start, sink_size=sink_size,
+                                 local_attn_size=local_attn_size)
+    return with_reference(video[:, start:], batch.ref), batch.window(start, end)
 
 
 def sample_score_timesteps(

@@ -20,10 +20,11 @@ from ..diffusion.schedule import FlowMatchSchedule
 from ..models.checkpoint import check_layout, load_dit, read_shapes, save_dit
 from ..models.config import get_preset
 from ..models.dit import WanDiT, build_dit
+from .batch import TrainBatch
 from .audio_norm import audio_stats, fold_audio_standardisation, fold_audio_state, standardise_audio
 from .config import TrainConfig
 from .data import LatentClips
-from .dmd import EMA, critic_loss, dmd_generator_loss, self_forcing_rollout
+from .dmd import EMA, critic_loss, dmd_generator_loss, long_rollout_window, self_forcing_rollout
 from .ode import generate_ode_pairs, ode_regression_loss
 from .teacher import box_mask, mouth_weights, teacher_error, teacher_loss, weighted_mean
 from . import parallel
@@ -397,23 +398,47 @@ class DMDStage(Stage):
         """Shared by all blocks and all ranks (seeded by the step only)."""
         return int(torch.randint(0, 4, (1,), generator=torch.Generator().manual_seed(self.cfg.seed * 7919 + step)))
 
+    def _window_end(self, step: int, frames: int) -> int:
+        """Long rollouts: the last latent frame (exclusive) streamed this step, a multiple of the block: the first
+        window's end with probability `rollout_first_p`, else drawn uniformly from [rollout_window, frames]; shared
+        by all ranks (seeded by the step only)."""
+        b, w = self.cfg.block, self.cfg.rollout_window
+        ends = list(range(w, frames - frames % b + 1, b))
+        if not ends:
+            raise ValueError(f"rollout_window {w} is longer than the training clips ({frames} latent frames)")
+        g = torch.Generator().manual_seed(self.cfg.seed * 104729 + step)
+        first = self.cfg.rollout_first_p > 0 and float(torch.rand((), generator=g)) < self.cfg.rollout_first_p
+        return w if first else ends[int(torch.randint(0, len(ends), (1,), generator=g))]
+
+    def _rollout(self, batch: TrainBatch, g: torch.Generator, step: int, exit_index: int):
+        """(video, the batch it is scored with): the whole clip, or the scored window of a long rollout."""
+        cfg = self.cfg
+        if cfg.rollout_window <= 0:
+            video = self_forcing_rollout(self.student, batch, self.schedule, exit_index=exit_index, block=cfg.block,
+                                         generator=g)
+            return video, batch
+        return long_rollout_window(self.student, batch, self.schedule, window=cfg.rollout_window,
+                                   end=self._window_end(step, batch.num_frames), exit_index=exit_index,
+                                   block=cfg.block, sink_size=cfg.rollout_sink_size,
+                                   local_attn_size=cfg.rollout_local_attn_size, generator=g)
+
     def train_step(self, step: int, gens: torch.Generator | list[torch.Generator]) -> dict:
         gens = _micro_batches(gens)
         cfg = self.cfg
         n = len(gens)
         batches = [self.batch(g) for g in gens]
         kw = dict(shift=cfg.shift, t_min=cfg.t_min, t_max=cfg.t_max)
-        rollout = dict(exit_index=self._exit_index(step), block=cfg.block)
+        exit_index = self._exit_index(step)
 
         def critic_loss_of(batch, g):  # on a rollout without gradients
             with torch.no_grad():
-                video = self_forcing_rollout(self.student, batch, self.schedule, generator=g, **rollout)
+                video, batch = self._rollout(batch, g, step, exit_index)
             return critic_loss(self.fake, video, batch, self.schedule, critic_mask=cfg.critic_mask, generator=g, **kw)
 
         extras = []
 
         def generator_loss_of(batch, g):
-            video = self_forcing_rollout(self.student, batch, self.schedule, generator=g, **rollout)
+            video, batch = self._rollout(batch, g, step, exit_index)
             loss, extra = dmd_generator_loss(video, batch, self.real, self.fake, self.schedule, guidance=cfg.guidance,
                                              audio_guidance=cfg.audio_guidance, generator=g, **kw)
             extras.append(extra)

@@ -73,6 +73,7 @@ def train(cfg: TrainConfig, progress: bool = True, crash_at_step: int | None = N
 
         bar = tqdm(total=cfg.steps, initial=start, desc=f"train {cfg.stage}", dynamic_ncols=True)
     logs: dict = {}
+    window: dict[str, list[float]] = {}  # every step's numbers since the last log line
     t0 = time.perf_counter()
     accum = cfg.grad_accum
     for step in range(start, cfg.steps):
@@ -81,9 +82,16 @@ def train(cfg: TrainConfig, progress: bool = True, crash_at_step: int | None = N
         if cfg.eval_every and done % cfg.eval_every == 0:
             logs.update(stage.evaluate(step_generator(cfg.seed + 1, 0)))
         if parallel.is_main():
+            for k, v in logs.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    window.setdefault(k, []).append(float(v))
             if done % max(cfg.log_every, 1) == 0 or done == cfg.steps or "eval_loss" in logs:
+                # means over the steps since the last line, so numbers logged only on some steps (DMD's generator
+                # loss, every `gen_update_every` steps) are never skipped; other values as of this step
+                line = {**logs, **{k: sum(v) / len(v) for k, v in window.items()}}
+                window = {}
                 with log_path.open("a") as f:
-                    f.write(json.dumps({"step": done, "time_s": round(time.perf_counter() - t0, 2), **logs}) + "\n")
+                    f.write(json.dumps({"step": done, "time_s": round(time.perf_counter() - t0, 2), **line}) + "\n")
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if isinstance(v, float)})

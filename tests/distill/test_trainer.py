@@ -1,5 +1,6 @@
 """Trainer: deterministic resume after a kill, all three stages end to end, 2-process data parallel (gloo)."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -144,3 +145,13 @@ def test_two_process_gloo_data_parallel(tmp_path):
     # rank 0 exported, and the weights moved
     w = load_file(str(tmp_path / "ddp" / "teacher.safetensors"))
     assert torch.isfinite(torch.cat([v.flatten() for v in w.values()])).all()
+
+
+def test_log_lines_average_the_steps_since_the_last_line(tmp_path):
+    """DMD's generator loss exists on every 5th step only; with log_every=10 it used never to be logged."""
+    teacher = train(_cfg("teacher", tmp_path / "t", "steps=1"), progress=False)["exported"][0]
+    train(_cfg("dmd", tmp_path / "d", "steps=4", "gen_update_every=2", "log_every=2", f"teacher={teacher}",
+               f"init={teacher}"), progress=False)
+    lines = [json.loads(line) for line in open(tmp_path / "d" / "log.jsonl")]
+    assert [x["step"] for x in lines] == [2, 4]
+    assert all("gen_loss" in x and "critic_loss" in x for x in lines)  # generator steps 1 and 3 (0-based 0, 2)

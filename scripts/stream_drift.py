@@ -1,0 +1,64 @@
+"""Where a student's long streams lose quality: PSNR by stretch of the stream, against the ground truth.
+
+    python scripts/stream_drift.py --reference /path/world_eval RUN/long_dmd-livetalk.pt [more files] [--ceiling]
+
+Each latent file is what `scripts/tiny_distill.py --only generate-long` writes (`{"latents": [N, F, 16, h, w],
+"ids"}`); its streams are decoded with the tiny VAE decoder and scored over pixel frames 0–32 / 33–64 / 65–96 /
+97–124 (the first stretch is the training window's length). `--ceiling` adds the ground truth encoded window by
+window (what the DiT is trained on) through the same decoder: the most a stream can score in each stretch.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+
+from livetalk.data.dataset import TalkingHeadDataset
+from livetalk.models.vae import frames_to_video
+from livetalk.models.vae_long_decoder import window_latents
+from livetalk.models.vae_metrics import psnr
+from livetalk.models.vae_tiny import load_tiny_vae
+
+RANGES = [(0, 33), (33, 65), (65, 97), (97, 125)]
+
+
+@torch.no_grad()
+def stretch_psnr(vae, ref: TalkingHeadDataset, latents: torch.Tensor | None, ids: list[str]) -> np.ndarray:
+    """Mean PSNR (dB) per stretch `[len(RANGES)]` over the clips; `latents None` scores the windowed ceiling."""
+    index = {cid: i for i, cid in enumerate(ref.ids())}
+    n = RANGES[-1][1]
+    rows = []
+    for k, wid in enumerate(ids):
+        video = frames_to_video(ref[index[wid.split("#")[0]]].frames[:n])  # [1, n, 3, H, W], frame 0 = reference
+        z = window_latents(vae, video) if latents is None else latents[k : k + 1].float()
+        y = vae.decode(z)[:, :n].clamp(-1, 1)
+        rows.append([psnr(y[:, a:b], video[:, a:b]) for a, b in RANGES])
+    return np.mean(rows, 0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("files", nargs="*", help="latent stream files")
+    ap.add_argument("--reference", required=True, help="world folder of the streamed clips (≥ 125 frames)")
+    ap.add_argument("--ceiling", action="store_true", help="also the ground truth encoded window by window")
+    ap.add_argument("--vae", default=None, help="tiny VAE checkpoint (default: the shipped one)")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    vae, ref = load_tiny_vae(args.vae), TalkingHeadDataset(args.reference)
+    print("PSNR dB over pixel frames " + " / ".join(f"{a}-{b - 1}" for a, b in RANGES))
+    ids = None
+    for f in args.files:
+        d = torch.load(f, weights_only=False)
+        ids = d["ids"]
+        print(f"{f}: " + " / ".join(f"{x:.2f}" for x in stretch_psnr(vae, ref, d["latents"], ids)), flush=True)
+    if args.ceiling:
+        if ids is None:
+            raise SystemExit("--ceiling needs a latent file (for the clip ids)")
+        print("ground truth, window by window: " + " / ".join(f"{x:.2f}" for x in stretch_psnr(vae, ref, None, ids)))
+
+
+if __name__ == "__main__":
+    main()
