@@ -23,16 +23,15 @@ _AREAS = (
 )
 
 
-_BENCH_GROUPS: dict[int, argparse._SubParsersAction] = {}
-
-
 def bench_group(subparsers: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """The `livetalk bench ...` sub-command group, created on first use; areas add `bench NAME` to it."""
-    key = id(subparsers)
-    if key not in _BENCH_GROUPS:
+    # kept on the parser itself: a registry keyed by id() handed a dead parser's group to a new parser that got
+    # the same id after garbage collection ("conflicting subparser: dit")
+    group = getattr(subparsers, "_livetalk_bench_group", None)
+    if group is None:
         bench = subparsers.add_parser("bench", help="benchmarks (speed, memory); results go to docs/benchmarks.md")
-        _BENCH_GROUPS[key] = bench.add_subparsers(dest="bench", required=True)
-    return _BENCH_GROUPS[key]
+        group = subparsers._livetalk_bench_group = bench.add_subparsers(dest="bench", required=True)
+    return group
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -63,3 +63,20 @@ def test_unknown_performer_is_a_clear_exit_for_serve_and_bench():
         main(["serve", "--performer", "nope", "--port", "0"])
     with pytest.raises(SystemExit, match="livetalk bench system: cannot build the 'nope' performer"):
         main(["bench", "system", "--performer", "nope", "--sessions", "1", "--seconds", "1"])
+
+
+def test_parser_can_be_built_again_after_the_last_one_is_collected():
+    """The bench group used to be cached by id(): a new parser at a dead one's address got its stale group."""
+    import gc
+
+    from livetalk.cli import build_parser
+
+    parsers = []
+    for i in range(30):
+        p = build_parser()
+        assert p.parse_args(["bench", "dit"]).bench == "dit"
+        if i % 2:
+            parsers.clear()  # every other parser dies, so new ones may land at a freed address
+        parsers.append(p)
+        del p
+        gc.collect()
