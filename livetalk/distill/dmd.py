@@ -68,22 +68,14 @@ def self_forcing_rollout(
             if s == 0:
                 x = with_reference(x, batch.ref)
             t = torch.full((b, e - s), timesteps[i], device=dev)
-            if context_only:
-                with torch.no_grad():
-                    v = student(x, t, batch.context, cond, audio, kv_cache=cache, start_frame=s)
-                    x0 = schedule.x0_from_velocity(x, v, t)
-                    if i < exit_index:
-                        eps = torch.randn(x0.shape, generator=generator).to(x0)
-                        x = schedule.add_noise(x0, eps, torch.full((b, e - s), timesteps[i + 1], device=dev))
-            elif i < exit_index:
-                with torch.no_grad():
-                    v = student(x, t, batch.context, cond, audio, kv_cache=cache, start_frame=s)
-                    x0 = schedule.x0_from_velocity(x, v, t)
-                    eps = torch.randn(x0.shape, generator=generator).to(x0)
-                    x = schedule.add_noise(x0, eps, torch.full((b, e - s), timesteps[i + 1], device=dev))
-            else:
+            # gradients only through the exit step of a scored block (and only if the caller records any)
+            with torch.set_grad_enabled(torch.is_grad_enabled() and i == exit_index and not context_only):
                 v = student(x, t, batch.context, cond, audio, kv_cache=cache, start_frame=s)
                 x0 = schedule.x0_from_velocity(x, v, t)
+            if i < exit_index:
+                with torch.no_grad():
+                    eps = torch.randn(x0.shape, generator=generator).to(x0)
+                    x = schedule.add_noise(x0, eps, torch.full((b, e - s), timesteps[i + 1], device=dev))
         if s == 0:
             x0 = torch.cat([batch.ref[:, None].to(x0.dtype), x0[:, 1:]], dim=1)
         outputs.append(x0)

@@ -20,8 +20,8 @@ from ..diffusion.schedule import FlowMatchSchedule
 from ..models.checkpoint import check_layout, load_dit, read_shapes, save_dit
 from ..models.config import get_preset
 from ..models.dit import WanDiT, build_dit
-from .batch import TrainBatch
 from .audio_norm import audio_stats, fold_audio_standardisation, fold_audio_state, standardise_audio
+from .batch import TrainBatch
 from .config import TrainConfig
 from .data import LatentClips
 from .dmd import EMA, critic_loss, dmd_generator_loss, long_rollout_window, self_forcing_rollout

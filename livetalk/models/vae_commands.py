@@ -64,9 +64,9 @@ def _train(args: argparse.Namespace) -> int:
         from livetalk.models.vae_train import VAETrainConfig, train_vae
 
         cfg = VAETrainConfig(data=args.data, heldout_data=args.heldout_data, init=args.init,
-                             minutes=args.minutes or 20.0, max_steps=args.max_steps or 100000, batch=args.batch,
-                             image_steps=args.image_steps, image_batch=args.image_batch, crop=args.crop,
-                             threads=args.threads, seed=args.seed, decoder_only=args.decoder_only,
+                             minutes=args.minutes or 20.0, max_steps=args.max_steps or VAETrainConfig.max_steps,
+                             batch=args.batch, image_steps=args.image_steps, image_batch=args.image_batch,
+                             crop=args.crop, threads=args.threads, seed=args.seed, decoder_only=args.decoder_only,
                              mouth_weight=args.mouth_weight, device=args.device)
         _apply_common(cfg, args)
         train_vae(cfg, log=lambda s: print(s, flush=True))
@@ -86,7 +86,8 @@ def _train(args: argparse.Namespace) -> int:
         from livetalk.models.vae_fast_train import FastDecoderTrainConfig, train_fast_decoder
 
         cfg = FastDecoderTrainConfig(data=args.data, heldout_data=args.heldout_data, vae=args.vae,
-                                     minutes=args.minutes or 15.0, max_steps=args.max_steps or 100000, batch=args.batch,
+                                     minutes=args.minutes or 15.0,
+                                     max_steps=args.max_steps or FastDecoderTrainConfig.max_steps, batch=args.batch,
                                      threads=args.threads, seed=args.seed)
         cfg.init = args.init
         if args.clips:

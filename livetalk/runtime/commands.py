@@ -58,6 +58,10 @@ def _demo(args) -> int:
     return 0
 
 
+DECODER_HELP = ("vae (default): the tiny Wan VAE decoder, holds the face longer, ~35 FPS on 2 CPU cores; "
+                "fast: the TAEHV-style decoder, ~4x faster, degrades sooner (docs/vae.md)")
+
+
 def register(sub) -> None:
     g = bench_group(sub)
     bench_dit.register(g)
@@ -68,9 +72,7 @@ def register(sub) -> None:
     p.add_argument("--audio", required=True)
     p.add_argument("--prompt", default="A person speaking calmly, facing the camera.")
     p.add_argument("-o", "--output", default="out/generated.mp4")
-    p.add_argument("--decoder", default="vae", choices=["fast", "vae"],
-                   help="vae (default): the tiny Wan VAE decoder, holds the face longer, ~35 FPS on 2 CPU cores; "
-                        "fast: the TAEHV-style decoder, ~4x faster, degrades sooner (docs/vae.md)")
+    p.add_argument("--decoder", default="vae", choices=["fast", "vae"], help=DECODER_HELP)
     p.add_argument("--random-weights", action="store_true", help="untrained models (pipeline check only)")
     p.set_defaults(func=_generate)
 
@@ -79,9 +81,7 @@ def register(sub) -> None:
     p.add_argument("--prompt", default="A person nodding while speaking calmly, facing the camera.")
     p.add_argument("--seed", type=int, default=3)
     p.add_argument("-o", "--output", default="out/demo.mp4")
-    p.add_argument("--decoder", default="vae", choices=["fast", "vae"],
-                   help="vae (default): the tiny Wan VAE decoder, holds the face longer, ~35 FPS on 2 CPU cores; "
-                        "fast: the TAEHV-style decoder, ~4x faster, degrades sooner (docs/vae.md)")
+    p.add_argument("--decoder", default="vae", choices=["fast", "vae"], help=DECODER_HELP)
     p.add_argument("--random-weights", action="store_true", help="untrained models (pipeline check only)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_demo)
