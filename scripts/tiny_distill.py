@@ -43,7 +43,7 @@ def stage(name, recipe, out, device, **kw):
 
 @torch.no_grad()
 def generate(models: dict, eval_spec: str, out: Path, device: str, teacher_steps: int, cfg_scale: float,
-             prefix: str = "gen_"):
+             prefix: str = "gen_", context_noise: float = 0.0, suffix: str = ""):
     """Latents of every eval clip for every model, with its NFE and seconds per clip → out/<prefix><model>.pt."""
     timing = {}
     for name, (path, role, variant) in models.items():
@@ -53,7 +53,8 @@ def generate(models: dict, eval_spec: str, out: Path, device: str, teacher_steps
         t0 = time.perf_counter()
         for i in range(0, len(data), 16):
             batch = data.batch(list(range(i, min(i + 16, len(data))))).to(device)
-            x0 = sample_latents(model, batch, role, 1000 + i, teacher_steps=teacher_steps, cfg_scale=cfg_scale)
+            x0 = sample_latents(model, batch, role, 1000 + i, teacher_steps=teacher_steps, cfg_scale=cfg_scale,
+                                context_noise=context_noise)
             outs.append(x0.half().cpu())
         if device.startswith("cuda"):
             torch.cuda.synchronize()
@@ -61,7 +62,7 @@ def generate(models: dict, eval_spec: str, out: Path, device: str, teacher_steps
         f = data.latents.shape[1]
         nfe = teacher_nfe(teacher_steps, cfg_scale, cfg_scale) if role == "teacher" else 4 * -(-f // 3)
         timing[name] = {"nfe_per_clip": nfe, "seconds_per_clip_batched": secs, "role": role}
-        torch.save({"latents": torch.cat(outs), "ids": data.ids, "timing": timing[name]}, out / f"{prefix}{name}.pt")
+        torch.save({"latents": torch.cat(outs), "ids": data.ids, "timing": timing[name]}, out / f"{prefix}{name}{suffix}.pt")
     print(json.dumps({"generated": timing}), flush=True)
 
 
@@ -105,6 +106,10 @@ def main() -> None:
                     help="generate: give every model these conditions (default: each its own recipe's)")
     ap.add_argument("--eval-long", default="", help="latent file of long eval clips: the students stream them "
                     "(KV cache with sinks and a rolling window) → out/long_<model>.pt")
+    ap.add_argument("--context-noise", type=float, default=0.0,
+                    help="generate / generate-long: the students' cache passes re-noise each block to this timestep "
+                    "(0 = clean, as published)")
+    ap.add_argument("--suffix", default="", help="generate / generate-long: appended to the output file names")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -144,10 +149,11 @@ def main() -> None:
         models = {k: (path_, role, args.eval_variant) for k, (path_, role, _) in models.items()}
     pick = lambda names: {k: models[k] for k in names if args.models is None or k in args.models}
     if "generate" in run:
-        generate(pick(models), args.eval, out, args.device, teacher_steps=args.teacher_eval_steps, cfg_scale=3.0)
+        generate(pick(models), args.eval, out, args.device, teacher_steps=args.teacher_eval_steps, cfg_scale=3.0,
+                 context_noise=args.context_noise, suffix=args.suffix)
     if "generate-long" in run and args.eval_long:  # students only: the bidirectional teacher has no streaming mode
         generate(pick([k for k in models if k != "teacher"]), args.eval_long, out, args.device, teacher_steps=48,
-                 cfg_scale=3.0, prefix="long_")
+                 cfg_scale=3.0, prefix="long_", context_noise=args.context_noise, suffix=args.suffix)
 
 
 if __name__ == "__main__":

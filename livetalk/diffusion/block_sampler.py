@@ -18,7 +18,7 @@ import torch
 
 from ..models.dit import WanDiT
 from ..models.kv_cache import KVCache
-from .schedule import FlowMatchSchedule
+from .schedule import NUM_TRAIN_TIMESTEPS, FlowMatchSchedule
 
 
 @dataclass
@@ -67,8 +67,24 @@ def denoise_block(
     return x0
 
 
-def refresh_cache(model: WanDiT, cache: KVCache, x0: torch.Tensor, start_frame: int, conds: BlockConditions) -> None:
-    """Clean pass at t = 0 that overwrites the block's cache slots with clean-context keys/values."""
+def refresh_cache(model: WanDiT, cache: KVCache, x0: torch.Tensor, start_frame: int, conds: BlockConditions, *,
+                  context_noise: float = 0.0, ref_latent: torch.Tensor | None = None,
+                  generator: torch.Generator | None = None) -> None:
+    """Clean pass at t = 0 that overwrites the block's cache slots with clean-context keys/values.
+
+    context_noise: timestep in [0, 1000) of the published Self Forcing knob of that name (0 there and here): the
+        block is re-noised to σ = context_noise / 1000 with fresh noise from `generator` and the pass runs at that
+        timestep. Latent frame 0 of block 0 stays the clean `ref_latent` when one is given.
+    """
     b, f = x0.shape[:2]
-    t = torch.zeros(b, f, device=x0.device)
-    model(x0, t, conds.context, conds.cond, conds.audio, kv_cache=cache, start_frame=start_frame)
+    if not 0 <= context_noise < NUM_TRAIN_TIMESTEPS:
+        raise ValueError(f"context_noise must be a timestep in [0, {NUM_TRAIN_TIMESTEPS}), got {context_noise}")
+    t = torch.full((b, f), float(context_noise), device=x0.device)
+    x = x0
+    if context_noise > 0:
+        sigma = context_noise / NUM_TRAIN_TIMESTEPS
+        eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=torch.float32).to(x0.dtype)
+        x = (1 - sigma) * x0 + sigma * eps
+        if ref_latent is not None and start_frame == 0:
+            x[:, 0] = ref_latent.to(x.dtype)
+    model(x, t, conds.context, conds.cond, conds.audio, kv_cache=cache, start_frame=start_frame)

@@ -108,9 +108,11 @@ def generate_clips(
 
 @torch.no_grad()
 def stream_latents(student, batch: TrainBatch, *, steps: int = 4, block: int = 3, sink_size: int = 9,
-                   local_attn_size: int = 15, seed: int = 0) -> torch.Tensor:
+                   local_attn_size: int = 15, seed: int = 0, context_noise: float = 0.0) -> torch.Tensor:
     """The runtime's block loop at latent level (same `denoise_block` / `refresh_cache` as `AvatarSession`),
-    with precomputed conditions; returns clean latents `[B, F, 16, h, w]`."""
+    with precomputed conditions; returns clean latents `[B, F, 16, h, w]`. `context_noise` (a timestep, 0 as
+    published) re-noises each block for its cache pass, with noise from its own generator (seed + 1) so the
+    denoising noise is the same for every setting."""
     from ..diffusion.block_sampler import BlockConditions, denoise_block, refresh_cache
     from ..diffusion.schedule import FlowMatchSchedule
 
@@ -119,26 +121,29 @@ def stream_latents(student, batch: TrainBatch, *, steps: int = 4, block: int = 3
     sched = FlowMatchSchedule(steps, 5.0)
     cache = student.new_cache(b, (h, w), sink_size=sink_size, local_attn_size=local_attn_size)
     g = torch.Generator(device=dev).manual_seed(seed)
+    g_ctx = torch.Generator(device=dev).manual_seed(seed + 1)
     out = []
     for s in range(0, f, block):
         cond, audio = batch.blocks(s, s + block)
         conds = BlockConditions(batch.context, cond, audio)
         noise = torch.randn(b, min(block, f - s), c, h, w, generator=g, device=dev).to(dtype)
         x0 = denoise_block(student, cache, noise, s, conds, sched, ref_latent=batch.ref, generator=g)
-        refresh_cache(student, cache, x0, s, conds)
+        refresh_cache(student, cache, x0, s, conds, context_noise=context_noise, ref_latent=batch.ref,
+                      generator=g_ctx)
         out.append(x0)
     return torch.cat(out, 1)
 
 
 @torch.no_grad()
 def sample_latents(model, batch: TrainBatch, role: str, seed: int, *, teacher_steps: int = 48,
-                   cfg_scale: float = 3.0) -> torch.Tensor:
+                   cfg_scale: float = 3.0, context_noise: float = 0.0) -> torch.Tensor:
     """Clean latents `[B, F, 16, h, w]` of one batch: a teacher by `sample_teacher` (`teacher_steps` Euler steps,
-    CFG `cfg_scale` on text and audio, noise from `seed`), a student by `stream_latents` (the runtime's block loop)."""
+    CFG `cfg_scale` on text and audio, noise from `seed`), a student by `stream_latents` (the runtime's block loop,
+    `context_noise` for its cache passes)."""
     if role == "teacher":
         x0, _ = sample_teacher(model, batch, steps=teacher_steps, text_scale=cfg_scale, audio_scale=cfg_scale,
                                generator=torch.Generator().manual_seed(seed))
         return x0
     if role != "student":
         raise ValueError(f"role must be 'teacher' or 'student', got {role!r}")
-    return stream_latents(model, batch, seed=seed)
+    return stream_latents(model, batch, seed=seed, context_noise=context_noise)

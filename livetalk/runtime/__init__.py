@@ -2,8 +2,8 @@
 
 
 def build_tiny_performer(**kwargs):
-    """The tiny Performer for `livetalk serve --performer tiny` (options: random_weights, decoder, pipelined,
-    device, and RuntimeConfig fields such as size; other keys are ignored)."""
+    """The tiny Performer, `livetalk serve`'s default. Options: random_weights, decoder, pipelined, device, and
+    RuntimeConfig fields such as size; other keys are ignored."""
     import dataclasses
 
     from .avatar import RuntimeConfig

@@ -61,12 +61,20 @@ def _performer_from_args(args: argparse.Namespace, command: str, **opts):
         raise SystemExit(f"livetalk {command}: cannot build the {args.performer!r} performer: {err}") from None
 
 
+def default_max_sessions(performer: str, device: str) -> int:
+    """Session limit when --max-sessions is not given: one model session per CPU (two tiny sessions on 2 cores
+    fall behind real time, docs/system.md), four for the stub or on an accelerator."""
+    return 1 if performer != "stub" and str(device).startswith("cpu") else 4
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .server import create_app
 
     performer = _performer_from_args(args, "serve", device=args.device)
+    if args.max_sessions is None:
+        args.max_sessions = default_max_sessions(args.performer, args.device)
     app = create_app(performer, build_thinker(args), max_sessions=args.max_sessions, lead_s=args.lead_s,
                      performer_name=args.performer)
     print(f"[livetalk] serving on http://{args.host}:{args.port}  performer={args.performer} "
@@ -97,8 +105,11 @@ def register(sub) -> None:
     p = sub.add_parser("serve", help="web page with a live talking avatar (FastAPI + uvicorn)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--max-sessions", type=int, default=4, help="concurrent avatar sessions; more are refused")
-    p.add_argument("--performer", default="stub", help="video runtime: stub (light stand-in) or tiny")
+    p.add_argument("--max-sessions", type=int, default=None,
+                   help="concurrent avatar sessions; more are refused (default: 1 for a model performer on the CPU, "
+                   "where a second session falls behind real time on 2 cores; 4 otherwise)")
+    p.add_argument("--performer", default="tiny",
+                   help="video runtime: tiny (the shipped causal DiT, default) or stub (a light stand-in for tests)")
     p.add_argument("--size", type=int, default=None, help="output frame size (default: the performer's own; stub 256)")
     p.add_argument("--random-weights", action="store_true",
                    help="model performers: untrained weights (a demo of the pipeline when no checkpoint exists)")

@@ -18,12 +18,8 @@ def _build_stub(size: int | None = 256, delay_s: float = 0.0, **_: Any) -> Perfo
 
 
 def _build_tiny(**kwargs: Any) -> Performer:
-    # The real tiny causal-DiT performer lives in livetalk.runtime (written separately). Hook it here.
-    try:
-        from ..runtime import build_tiny_performer  # type: ignore[attr-defined]
-    except ImportError as err:
-        raise RuntimeError("the 'tiny' performer is not available yet in livetalk.runtime "
-                           "(expected livetalk.runtime.build_tiny_performer); use --performer stub") from err
+    from ..runtime import build_tiny_performer
+
     return build_tiny_performer(**kwargs)
 
 

@@ -1,5 +1,6 @@
 """The few-step block sampler: oracle math, reference-frame substitution, cache refresh, determinism."""
 
+import pytest
 import torch
 
 from livetalk.diffusion.block_sampler import BlockConditions, denoise_block, refresh_cache
@@ -61,3 +62,37 @@ def test_streaming_blocks_with_tiny_model_deterministic():
     assert torch.equal(a, b) and not torch.allclose(a, c)
     assert torch.equal(a[:, 0], ref[0][None].expand_as(a[:, 0])) or torch.equal(a[0, 0], ref[0])
     assert torch.isfinite(a).all()
+
+
+class InputSpy(torch.nn.Module):
+    """Records the (x, t) of every call."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def forward(self, x, t, context, cond, audio, kv_cache=None, start_frame=0):
+        self.calls.append((x.clone(), t.clone()))
+        return torch.zeros_like(x)
+
+
+def test_refresh_cache_context_noise():
+    x0, ref = torch.randn(2, 3, 16, 4, 4), torch.randn(2, 16, 4, 4)
+    spy = InputSpy()
+    refresh_cache(spy, None, x0, 0, BlockConditions(None))  # published: the clean block at t = 0
+    assert torch.equal(spy.calls[0][0], x0) and (spy.calls[0][1] == 0).all()
+    eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(5))
+    for start in (0, 3):
+        refresh_cache(spy, None, x0, start, BlockConditions(None), context_noise=100, ref_latent=ref,
+                      generator=torch.Generator().manual_seed(5))
+        x, t = spy.calls[-1]
+        assert (t == 100).all() and t.shape == (2, 3)
+        expect = 0.9 * x0 + 0.1 * eps
+        if start == 0:  # the reference frame stays clean in block 0 only
+            assert torch.equal(x[:, 0], ref)
+            assert torch.allclose(x[:, 1:], expect[:, 1:], atol=1e-6)
+        else:
+            assert torch.allclose(x, expect, atol=1e-6)
+    for bad in (-1, 1000):
+        with pytest.raises(ValueError, match="context_noise"):
+            refresh_cache(spy, None, x0, 0, BlockConditions(None), context_noise=bad)

@@ -26,6 +26,14 @@ def test_parser_has_serve_and_bench_system():
     assert args.sessions == 2
 
 
+def test_default_session_limit_follows_performer_and_device():
+    from livetalk.system.commands import default_max_sessions
+
+    assert build_parser().parse_args(["serve"]).performer == "tiny"
+    assert default_max_sessions("tiny", "cpu") == 1
+    assert default_max_sessions("tiny", "cuda:0") == 4 and default_max_sessions("stub", "cpu") == 4
+
+
 def test_unknown_performer_error_is_clear():
     with pytest.raises(ValueError, match="choose one of"):
         build_performer("giant")
@@ -38,7 +46,7 @@ def test_livetalk_serve_starts_and_serves_the_page():
     proc = subprocess.Popen([sys.executable, "-m", "livetalk.cli", "serve", "--port", str(port), "--log-level",
                              "warning"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=1) as r:
@@ -48,7 +56,8 @@ def test_livetalk_serve_starts_and_serves_the_page():
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise AssertionError(proc.stdout.read().decode() if proc.poll() is not None else "timeout")
                 time.sleep(0.2)
-        assert status["performer"] == "stub" and status["thinker"] == "offline" and status["max_sessions"] == 4
+        # the defaults: the shipped tiny model, the offline thinker, one session per CPU server
+        assert status["performer"] == "tiny" and status["thinker"] == "offline" and status["max_sessions"] == 1
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
             assert b"LiveTalk" in r.read()
     finally:
