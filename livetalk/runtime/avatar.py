@@ -251,6 +251,9 @@ class PipelinedSession:
         self._threads = [threading.Thread(target=self._denoise_loop, daemon=True),
                          threading.Thread(target=self._decode_loop, daemon=True)]
         self._started = False  # threads start on the first next_chunk(), after the caller's first inputs
+        # OpenMP's thread count is per thread: a new thread starts at the default, not at the caller's
+        # torch.set_num_threads, and a different count changes float reduction order (pipelined != sequential)
+        self._num_threads = torch.get_num_threads()
 
     def _put(self, q: queue.Queue, item) -> bool:
         while not self._stop.is_set():
@@ -262,6 +265,7 @@ class PipelinedSession:
         return False
 
     def _denoise_loop(self) -> None:
+        torch.set_num_threads(self._num_threads)
         try:
             while not self._stop.is_set():
                 with self._ctl:
@@ -273,6 +277,7 @@ class PipelinedSession:
             self._stop.set()
 
     def _decode_loop(self) -> None:
+        torch.set_num_threads(self._num_threads)
         try:
             while not self._stop.is_set():
                 try:
