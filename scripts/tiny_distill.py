@@ -62,7 +62,8 @@ def generate(models: dict, eval_spec: str, out: Path, device: str, teacher_steps
         f = data.latents.shape[1]
         nfe = teacher_nfe(teacher_steps, cfg_scale, cfg_scale) if role == "teacher" else 4 * -(-f // 3)
         timing[name] = {"nfe_per_clip": nfe, "seconds_per_clip_batched": secs, "role": role}
-        torch.save({"latents": torch.cat(outs), "ids": data.ids, "timing": timing[name]}, out / f"{prefix}{name}{suffix}.pt")
+        torch.save({"latents": torch.cat(outs), "ids": data.ids, "timing": timing[name]},
+                   out / f"{prefix}{name}{suffix}.pt")
     print(json.dumps({"generated": timing}), flush=True)
 
 

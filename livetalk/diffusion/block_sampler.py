@@ -70,7 +70,8 @@ def denoise_block(
 def refresh_cache(model: WanDiT, cache: KVCache, x0: torch.Tensor, start_frame: int, conds: BlockConditions, *,
                   context_noise: float = 0.0, ref_latent: torch.Tensor | None = None,
                   generator: torch.Generator | None = None) -> None:
-    """Clean pass at t = 0 that overwrites the block's cache slots with clean-context keys/values.
+    """Cache pass that overwrites the block's cache slots with the keys/values of its finished latents `x0`
+    (published: the clean block at t = 0).
 
     context_noise: timestep in [0, 1000) of the published Self Forcing knob of that name (0 there and here): the
         block is re-noised to σ = context_noise / 1000 with fresh noise from `generator` and the pass runs at that

@@ -8,13 +8,12 @@ from livetalk.models.vae_tiny import TINY_VAE_PATH
 pytestmark = pytest.mark.skipif(not TINY_VAE_PATH.exists(), reason="shipped tiny VAE not present")
 
 
-def test_prepare_latents_variants_round_trip(tmp_path):
+def test_prepare_latents_variants_round_trip(tmp_path, one_thread):
     from livetalk.data.clip import ClipConfig
     from livetalk.data.synth import synth_dataset
     from livetalk.distill.data import LatentClips
     from livetalk.distill.prepare import prepare_latents
 
-    torch.set_num_threads(1)
     synth_dataset(tmp_path / "world", 3, ClipConfig(duration_s=1.25), start_seed=7)
     summary = prepare_latents(tmp_path / "world", tmp_path / "lat.pt", latent_frames=3, degrade=0.5, progress=False)
     assert summary["windows"] == 6  # 20 frames per clip → two windows of 9 frames
