@@ -41,7 +41,45 @@ def _sample(args) -> int:
     return 0
 
 
+def _bench_memory(args) -> int:
+    import torch
+
+    from .memory import rollout_memory
+
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
+    rows = []
+    for ckpt in (False, True):
+        r = rollout_memory(args.preset, latent_size=args.latent_size, latent_frames=args.frames, batch=args.batch,
+                           exit_index=args.exit_index, grad_checkpointing=ckpt, dtype=dtype,
+                           sink_size=args.sink_size, local_attn_size=args.local_attn_size, fake=not args.real)
+        rows.append(r.row())
+        print(json.dumps(rows[-1]), flush=True)
+    off, on = rows
+    print(f"{args.preset} {args.dtype} latent {args.latent_size}x{args.latent_size} x {args.frames} frames, batch "
+          f"{args.batch}: held for backward {off['held_after_forward_gib']} -> {on['held_after_forward_gib']} GiB, "
+          f"peak {off['peak_gib']} -> {on['peak_gib']} GiB with grad_checkpointing (weights {on['weights_gib']} GiB "
+          "not counted)" + (f"; forward + backward {off['seconds']:.2f} -> {on['seconds']:.2f} s" if args.real else ""))
+    return 0
+
+
 def register(sub) -> None:
+    from ..cli import bench_group
+
+    p = bench_group(sub).add_parser(
+        "rollout-memory", help="bytes one DMD generator rollout + backward needs, with and without "
+        "grad_checkpointing (fake tensors: sizes the 1.3B model on a laptop)")
+    p.add_argument("--preset", default="livetalk-1.3b")
+    p.add_argument("--latent-size", type=int, default=64, help="latent H = W (512x512 pixels: 64)")
+    p.add_argument("--frames", type=int, default=21, help="latent frames per training clip (published: 21)")
+    p.add_argument("--batch", type=int, default=1, help="clips per GPU")
+    p.add_argument("--exit-index", type=int, default=3, help="denoising step with gradients (0-3)")
+    p.add_argument("--dtype", choices=["fp32", "bf16"], default="bf16")
+    p.add_argument("--sink-size", type=int, default=0, help="0 with full history (published training)")
+    p.add_argument("--local-attn-size", type=int, default=-1, help="-1: full history (published training)")
+    p.add_argument("--real", action="store_true", help="real tensors on the CPU (random weights; also times "
+                   "forward + backward) instead of fake ones")
+    p.set_defaults(func=_bench_memory)
+
     p = sub.add_parser("sample-eval", help="generate a dataset's clips with a teacher or student for `livetalk eval`")
     p.add_argument("checkpoint")
     p.add_argument("--role", choices=["student", "teacher"], default="student")

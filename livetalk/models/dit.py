@@ -432,8 +432,10 @@ class WanDiT(nn.Module):
         for i, blk in enumerate(self.blocks):
             if audio_inj is not None and first_audio <= i <= cfg.audio_layers[-1]:
                 xs = (xs.unflatten(1, (f, ft)) + audio_inj[i - first_audio][:, :, None]).flatten(1, 2)
-            if self.gradient_checkpointing and kv_cache is None and torch.is_grad_enabled():
-                xs = checkpoint(blk, xs, e0, cross[i], cos, sin, ft, plan, use_reentrant=False)
+            if self.gradient_checkpointing and torch.is_grad_enabled():
+                # streaming (the Self-Forcing exit step): the block sees a fixed view of its cache layer
+                cache_i = None if kv_cache is None else kv_cache.checkpoint_view(i)
+                xs = checkpoint(blk, xs, e0, cross[i], cos, sin, ft, plan, cache_i, i, use_reentrant=False)
             else:
                 xs = blk(xs, e0, cross[i], cos, sin, ft, plan, kv_cache, i)
         out = self.head(xs, e)  # [B, S, pt·ph·pw·out]

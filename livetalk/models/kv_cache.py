@@ -106,6 +106,7 @@ class KVCache:
     # ----------------------------------------------------------------------------------------- state
     def reset(self) -> None:
         """Start a new video: forget all frames and the cross-attention k/v (buffers are reused)."""
+        self.video = getattr(self, "video", -1) + 1  # counts resets (a checkpointed rollout checks it)
         self.filled = 0  # cache frames holding data
         self.next_frame = 0  # global latent frame index expected for the next new chunk
         self.last_start = -1  # global start frame of the last chunk written
@@ -220,22 +221,67 @@ class KVCache:
         a *detached* copy of the cached prefix concatenated with the new k/v, and the cache itself is written
         outside autograd, so later in-place writes never invalidate saved tensors (spec pitfall 14).
         """
-        plan = self.plan
-        if plan is None or self._applied[layer]:
-            raise RuntimeError("KVCache.update called without a matching begin()")
-        k_buf, v_buf = self.k[layer], self.v[layer]
-        t = self.frame_tokens
+        self._check_pending(layer)
         self._restructure(layer)
-        a, b = plan.write_slot * t, (plan.write_slot + plan.num_frames) * t
-        if b - a != k_new.shape[2]:
-            raise ValueError(f"expected {b - a} new tokens, got {k_new.shape[2]}")
-        track = torch.is_grad_enabled() and (k_new.requires_grad or v_new.requires_grad)
-        with torch.no_grad():
-            k_buf[:, :, a:b] = k_new.detach().to(k_buf.dtype)
-            v_buf[:, :, a:b] = v_new.detach().to(v_buf.dtype)
-        self._applied[layer] = True
-        if track:
+        a, b = self._write(layer, k_new, v_new)
+        k_buf, v_buf = self.k[layer], self.v[layer]
+        if torch.is_grad_enabled() and (k_new.requires_grad or v_new.requires_grad):
             k = torch.cat([k_buf[:, :, :a].detach(), k_new.to(k_buf.dtype)], dim=2)
             v = torch.cat([v_buf[:, :, :a].detach(), v_new.to(v_buf.dtype)], dim=2)
             return k, v
         return k_buf[:, :, :b], v_buf[:, :, :b]
+
+    def checkpoint_view(self, layer: int) -> CachePrefix:
+        """The cache as one layer's gradient-checkpointed forward sees it (the Self-Forcing exit step under
+        `gradient_checkpointing`): restructures the layer now and hands out its prefix (the slots before this
+        chunk, detached), which stays fixed while the backward pass recomputes the block. With full history
+        nothing ever writes those slots again, so the prefix is a view (no memory); a rolling window's later
+        evictions overwrite them, so there it is a copy. A view must not outlive the video: `reset()` before the
+        backward pass makes the recomputation an error."""
+        self._check_pending(layer)
+        self._restructure(layer)
+        a = self.plan.write_slot * self.frame_tokens
+        k, v = self.k[layer][:, :, :a].detach(), self.v[layer][:, :, :a].detach()
+        if self.windowed:
+            k, v = k.clone(), v.clone()
+        return CachePrefix(self, layer, k, v, shared=not self.windowed)
+
+    def _check_pending(self, layer: int) -> None:
+        if self.plan is None or self._applied[layer]:
+            raise RuntimeError("KVCache.update called without a matching begin()")
+
+    def _write(self, layer: int, k_new: torch.Tensor, v_new: torch.Tensor) -> tuple[int, int]:
+        """Store the chunk's k/v in its slots, outside autograd; returns the token range `[a, b)` written."""
+        plan, t = self.plan, self.frame_tokens
+        a, b = plan.write_slot * t, (plan.write_slot + plan.num_frames) * t
+        if b - a != k_new.shape[2]:
+            raise ValueError(f"expected {b - a} new tokens, got {k_new.shape[2]}")
+        with torch.no_grad():
+            self.k[layer][:, :, a:b] = k_new.detach().to(self.k[layer].dtype)
+            self.v[layer][:, :, a:b] = v_new.detach().to(self.v[layer].dtype)
+        self._applied[layer] = True
+        return a, b
+
+
+class CachePrefix:
+    """One layer's cache inside a gradient-checkpointed block: the first `update` (the forward) writes the new
+    k/v to the cache; the recomputation in backward writes nothing and attends to the same prefix again."""
+
+    def __init__(self, cache: KVCache, layer: int, k: torch.Tensor, v: torch.Tensor, shared: bool):
+        self.cache, self.layer, self.k, self.v = cache, layer, k, v
+        self.shared = shared  # k, v are views of the cache's buffers (valid until its next reset)
+        self.video = cache.video
+        self.written = False
+
+    @torch.compiler.disable
+    def update(self, layer: int, k_new: torch.Tensor, v_new: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if layer != self.layer:
+            raise RuntimeError(f"cache view of layer {self.layer} used by layer {layer}")
+        if not self.written:
+            self.cache._write(layer, k_new, v_new)
+            self.written = True
+        elif self.shared and self.cache.video != self.video:
+            raise RuntimeError("the KV cache was reset (a new video) before the backward pass of a checkpointed "
+                               "rollout; its cached prefix is gone. Run backward first, or use a new cache")
+        return (torch.cat([self.k, k_new.to(self.k.dtype)], dim=2),
+                torch.cat([self.v, v_new.to(self.v.dtype)], dim=2))
