@@ -1,11 +1,15 @@
-"""How much do a model's samples vary with the noise seed alone? (docs/results.md, "How many steps the teacher needs")
+"""How much do a model's samples vary with the noise seed alone, and is that spread the data's? (docs/results.md,
+"How many steps the teacher needs" and "Does the teacher sample a distribution?")
 
-    python scripts/sample_spread.py --eval eval.pt --model teacher.safetensors --role teacher --steps 12 [--seeds 2]
+    python scripts/sample_spread.py --eval eval.pt --model teacher.safetensors --role teacher --steps 1 4 48 [--cfg 3]
+    python scripts/sample_spread.py --eval eval.pt --model student.safetensors --role student
 
-For each eval clip, samples with `--seeds` noise seeds (same conditions) and prints the RMS difference between two
-seeds' latents (frames 1+, frame 0 is the reference) relative to the ground-truth latents' spread, next to each
-sample's RMS error against the ground truth. A spread near zero means the model maps conditions to nearly one
-video: a 1-step and a many-step sampler then agree, and step distillation has little to remove.
+For each eval clip, samples with `--seeds` noise seeds (same conditions; frames 1+, frame 0 is the reference) and
+prints, relative to the ground-truth latents' spread: the RMS difference between two seeds' samples
+(`seed_spread`), each sample's RMS error against the ground truth, and the energy score (`livetalk.eval.metrics
+.energy`: error − spread / 2, a proper scoring rule, lowest for samples from the true conditional distribution) with
+its standard error over clips. A spread near zero means the model maps conditions to nearly one video: a 1-step
+and a many-step sampler then agree, and step distillation has little to remove. One JSON line per step count.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import torch
 
 from livetalk.distill.data import LatentClips
 from livetalk.distill.sample_eval import sample_latents
+from livetalk.eval.metrics.energy import energy_score
 from livetalk.models.checkpoint import load_dit
 
 
@@ -27,22 +32,32 @@ def main() -> None:
     ap.add_argument("--model", required=True)
     ap.add_argument("--role", default="teacher", choices=["teacher", "student"])
     ap.add_argument("--variant", default="clean")
-    ap.add_argument("--steps", type=int, default=12, help="teacher Euler steps")
-    ap.add_argument("--seeds", type=int, nargs=2, default=[1000, 5000], help="two noise seed offsets")
+    ap.add_argument("--steps", type=int, nargs="+", default=[12], help="teacher Euler steps (one run per value)")
+    ap.add_argument("--cfg", type=float, default=3.0, help="teacher guidance on text and audio (1 = none)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1000, 5000], help="noise seed offsets (two or more)")
+    ap.add_argument("--out", default=None, help="also append each line, with per-clip energy scores, to this JSONL")
     args = ap.parse_args()
     data = LatentClips.load(f"{args.eval}:{args.variant}")
     model = load_dit(args.model, preset="tiny", dtype=torch.float32)
-    runs = []
-    for seed in args.seeds:
-        outs = [sample_latents(model, data.batch(list(range(i, min(i + 16, len(data))))), args.role, seed + i,
-                               teacher_steps=args.steps) for i in range(0, len(data), 16)]
-        runs.append(torch.cat(outs).float()[:, 1:])
     gt = data.latents.float()[:, 1:]
-    scale = gt.std()
-    rel = lambda a, b: round(float((a - b).square().mean().sqrt() / scale), 4)
-    print(json.dumps({"model": args.model, "role": args.role, "steps": args.steps, "clips": len(data),
-                      "seed_spread": rel(runs[0], runs[1]), "error_vs_gt": [rel(r, gt) for r in runs],
-                      "gt_clip_spread": rel(gt, gt.roll(1, 0))}))
+    scale = float(gt.std())
+    for steps in args.steps if args.role == "teacher" else [4]:
+        runs = []
+        for seed in args.seeds:
+            outs = [sample_latents(model, data.batch(list(range(i, min(i + 16, len(data))))), args.role, seed + i,
+                                   teacher_steps=steps, cfg_scale=args.cfg) for i in range(0, len(data), 16)]
+            runs.append(torch.cat(outs).float()[:, 1:])
+        es = {k: v / scale for k, v in energy_score(torch.stack(runs), gt).items()}
+        sem = lambda v: round(float(v.std() / len(v) ** 0.5), 4)  # noqa: E731
+        row = {"model": args.model, "role": args.role, "steps": steps,
+               "cfg": args.cfg if args.role == "teacher" else None, "clips": len(data), "seeds": len(args.seeds),
+               "seed_spread": round(float(es["spread"].mean()), 4), "error_vs_gt": round(float(es["error"].mean()), 4),
+               "energy_score": round(float(es["score"].mean()), 4), "energy_score_sem": sem(es["score"]),
+               "gt_clip_spread": round(float((gt - gt.roll(1, 0)).square().mean().sqrt()) / scale, 4)}
+        print(json.dumps(row), flush=True)
+        if args.out:
+            with open(args.out, "a") as f:
+                f.write(json.dumps(row | {"per_clip_score": [round(float(v), 5) for v in es["score"]]}) + "\n")
 
 
 if __name__ == "__main__":

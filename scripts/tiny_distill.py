@@ -103,6 +103,8 @@ def main() -> None:
     ap.add_argument("--models", nargs="*", default=None, help="generate / generate-long: only these models")
     ap.add_argument("--teacher-eval-steps", type=int, default=48,
                     help="generate: the teacher's Euler steps (3 network evaluations each at CFG > 1)")
+    ap.add_argument("--teacher-eval-cfg", type=float, default=3.0,
+                    help="generate: the teacher's guidance on text and audio (1 = none, 1 network evaluation per step)")
     ap.add_argument("--eval-variant", default="", choices=["", "clean", "raw", "curated"],
                     help="generate: give every model these conditions (default: each its own recipe's)")
     ap.add_argument("--eval-long", default="", help="latent file of long eval clips: the students stream them "
@@ -150,8 +152,8 @@ def main() -> None:
         models = {k: (path_, role, args.eval_variant) for k, (path_, role, _) in models.items()}
     pick = lambda names: {k: models[k] for k in names if args.models is None or k in args.models}
     if "generate" in run:
-        generate(pick(models), args.eval, out, args.device, teacher_steps=args.teacher_eval_steps, cfg_scale=3.0,
-                 context_noise=args.context_noise, suffix=args.suffix)
+        generate(pick(models), args.eval, out, args.device, teacher_steps=args.teacher_eval_steps,
+                 cfg_scale=args.teacher_eval_cfg, context_noise=args.context_noise, suffix=args.suffix)
     if "generate-long" in run and args.eval_long:  # students only: the bidirectional teacher has no streaming mode
         generate(pick([k for k in models if k != "teacher"]), args.eval_long, out, args.device, teacher_steps=48,
                  cfg_scale=3.0, prefix="long_", context_noise=args.context_noise, suffix=args.suffix)

@@ -114,8 +114,13 @@ class ClipPlan:
     energy_driven: bool
 
 
-def plan_clip(seed: int, cfg: ClipConfig = ClipConfig()) -> ClipPlan:
-    """Draw clip `seed` without rendering (deterministic: same seed + config → identical plan)."""
+def plan_clip(seed: int, cfg: ClipConfig = ClipConfig(), motion_seed: int | None = None) -> ClipPlan:
+    """Draw clip `seed` without rendering (deterministic: same seed + config → identical plan).
+
+    motion_seed: None → the clip as synthesised. Else the same person, speech, mouth, motion label and prompt (the
+    clip's conditions) with the head and expression tracks (idle sway, blinks, nod phase and rate, turn/tilt side,
+    amplitudes) drawn afresh from `motion_seed`: another sample of the video given the conditions, which is what
+    the world's conditional spread is measured with (`scripts/world_spread.py`)."""
     if seed < 0:
         raise ValueError(f"clip seed must be >= 0, got {seed}")
     rng = np.random.default_rng([seed, 0xC11F])
@@ -129,14 +134,18 @@ def plan_clip(seed: int, cfg: ClipConfig = ClipConfig()) -> ClipPlan:
     mouth = energy_mouth_tracks(audio, n, FPS) if use_energy else mouth_tracks(phonemes, n, FPS)
     gain = 1.0 if motion == "excited" else (0.75 if motion == "calm" else 0.9)
     mouth["mouth_open"] = np.clip(mouth["mouth_open"] * gain, 0, 1).astype(np.float32)
-    head = motion_tracks(motion, n, rng, speaking, FPS)
+    head = motion_tracks(motion, n, rng, speaking, FPS)  # always drawn: the prompt's draw comes after it
+    if motion_seed is not None:
+        head = motion_tracks(motion, n, np.random.default_rng([seed, motion_seed, 0x40710]), speaking, FPS)
     state = FaceState(mouth_open=mouth["mouth_open"], mouth_width=mouth["mouth_width"], **head)
     return ClipPlan(idt, motion, make_prompt(motion, rng), audio, state, mouth["viseme"], speaking, text, use_energy)
 
 
-def make_clip(seed: int, cfg: ClipConfig = ClipConfig(), clip_id: str | None = None) -> Clip:
-    """Build and render clip `seed` deterministically (same seed + config → identical arrays)."""
-    p = plan_clip(seed, cfg)
+def make_clip(seed: int, cfg: ClipConfig = ClipConfig(), clip_id: str | None = None,
+              motion_seed: int | None = None) -> Clip:
+    """Build and render clip `seed` deterministically (same seed + config → identical arrays); `motion_seed` as in
+    `plan_clip`."""
+    p = plan_clip(seed, cfg, motion_seed)
     frames = render_frames(p.identity, p.state, cfg.size)
     tracks = build_tracks(p.state, p.viseme, p.speaking, p.motion, p.identity, p.energy_driven)
     cid = clip_id or f"{seed:06d}"

@@ -70,3 +70,18 @@ def test_rendered_mouth_follows_phoneme_track():
     cavity = np.array([64, 13, 15])
     dark = (np.abs(c.frames.astype(int) - cavity).sum(-1) < 60).reshape(len(c.frames), -1).sum(1)
     assert np.corrcoef(dark, c.tracks["mouth_open"])[0, 1] > 0.8
+
+
+def test_motion_seed_redraws_only_the_head_given_the_same_conditions():
+    """Another sample of the video given its conditions: same person, speech, mouth, label and prompt."""
+    cfg = ClipConfig(duration_s=2.0, motion="nod")
+    base = make_clip(4, cfg)
+    alt, alt2, again = (make_clip(4, cfg, motion_seed=m) for m in (1, 2, 1))
+    assert alt.prompt == base.prompt and alt.motion == base.motion and alt.text == base.text
+    assert np.array_equal(alt.audio, base.audio) and np.array_equal(alt.reference, base.reference)
+    for k in ("mouth_open", "mouth_width", "viseme", "speaking"):
+        assert np.array_equal(alt.tracks[k], base.tracks[k]), k
+    assert not np.allclose(alt.tracks["pitch"], base.tracks["pitch"])  # nod phase / rate redrawn
+    assert not np.allclose(alt.tracks["pitch"], alt2.tracks["pitch"])
+    assert np.array_equal(again.frames, alt.frames)
+    assert not np.array_equal(alt.frames, base.frames)
