@@ -98,6 +98,8 @@ def main() -> None:
     ap.add_argument("--ode-batch", type=int, default=32)
     ap.add_argument("--ode-pairs-clips", type=int, default=0, help="teacher trajectories for this many clips (0 = all)")
     ap.add_argument("--ode-teacher-steps", type=int, default=32)
+    ap.add_argument("--ode-cfg", type=float, default=3.0,
+                    help="teacher guidance (text and audio) of the ODE pairs; 1 = none (docs/results.md, session 16)")
     ap.add_argument("--dmd-batch", type=int, default=16)
     ap.add_argument("--dmd-steps", type=int, default=160)
     ap.add_argument("--models", nargs="*", default=None, help="generate / generate-long: only these models")
@@ -125,9 +127,9 @@ def main() -> None:
               init=args.teacher_init, steps=s(args.teacher_steps), batch_size=args.teacher_batch, lr=args.teacher_lr,
               mouth_weight=args.mouth_weight, audio_lr_scale=args.audio_lr_scale,
               audio_standardise=args.audio_standardise, eval_every=s(300), save_every=s(100), **common)
-    ode_kw = dict(teacher=path["teacher"], teacher_steps=args.ode_teacher_steps, teacher_text_scale=3.0,
-                  teacher_audio_scale=3.0, ode_pairs_clips=args.ode_pairs_clips, batch_size=args.ode_batch, lr=2e-4,
-                  mouth_weight=args.mouth_weight, audio_lr_scale=args.audio_lr_scale,
+    ode_kw = dict(teacher=path["teacher"], teacher_steps=args.ode_teacher_steps, teacher_text_scale=args.ode_cfg,
+                  teacher_audio_scale=args.ode_cfg, ode_pairs_clips=args.ode_pairs_clips, batch_size=args.ode_batch,
+                  lr=2e-4, mouth_weight=args.mouth_weight, audio_lr_scale=args.audio_lr_scale,
                   eval_every=s(75), **common)
     if "ode-converged" in run:
         stage("ode-converged", "ode", out, args.device, data=f"{args.data}:curated", eval_data=f"{args.eval}:curated",
