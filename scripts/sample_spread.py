@@ -41,6 +41,7 @@ def main() -> None:
     model = load_dit(args.model, preset="tiny", dtype=torch.float32)
     gt = data.latents.float()[:, 1:]
     scale = float(gt.std())
+    gt_clip_spread = round(float((gt - gt.roll(1, 0)).square().mean().sqrt()) / scale, 4)
     for steps in args.steps if args.role == "teacher" else [4]:
         runs = []
         for seed in args.seeds:
@@ -53,7 +54,7 @@ def main() -> None:
                "cfg": args.cfg if args.role == "teacher" else None, "clips": len(data), "seeds": len(args.seeds),
                "seed_spread": round(float(es["spread"].mean()), 4), "error_vs_gt": round(float(es["error"].mean()), 4),
                "energy_score": round(float(es["score"].mean()), 4), "energy_score_sem": sem(es["score"]),
-               "gt_clip_spread": round(float((gt - gt.roll(1, 0)).square().mean().sqrt()) / scale, 4)}
+               "gt_clip_spread": gt_clip_spread}
         print(json.dumps(row), flush=True)
         if args.out:
             with open(args.out, "a") as f:

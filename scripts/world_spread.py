@@ -40,12 +40,11 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="append the line, with per-clip energy scores, to this JSONL")
     args = ap.parse_args()
     data = LatentClips.load(f"{args.eval}:clean")
-    raw = torch.load(args.eval, weights_only=False)
     f = data.latents.shape[1]
     n_pix = 4 * f - 3
     vae = load_tiny_vae()
     cfg = ClipConfig(duration_s=args.duration)
-    ids = [i.split("#")[0] for i in raw["ids"]]
+    ids = [i.split("#")[0] for i in data.ids]
     gt, orig, alts = [], [], []
     for k in range(args.n):
         seed = args.start_seed + k

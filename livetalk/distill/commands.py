@@ -42,11 +42,10 @@ def _sample(args) -> int:
 
 
 def _bench_memory(args) -> int:
-    import torch
-
     from .memory import rollout_memory
+    from .stages import DTYPES
 
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
+    dtype = DTYPES[args.dtype]
     rows = []
     for ckpt in (False, True):
         r = rollout_memory(args.preset, latent_size=args.latent_size, latent_frames=args.frames, batch=args.batch,

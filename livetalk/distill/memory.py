@@ -126,7 +126,8 @@ def rollout_memory(
         b = b.to("cpu", dtype)
         schedule = FlowMatchSchedule(1000, 5.0)
 
-        def step() -> int:
+        def step(counter: LiveBytes | None) -> int:
+            """Rollout + backward; returns the bytes `counter` holds when backward starts (0 without one)."""
             video = self_forcing_rollout(model, b, schedule, exit_index=exit_index, sink_size=sink_size,
                                          local_attn_size=local_attn_size)
             held = counter.current if counter is not None else 0
@@ -134,13 +135,12 @@ def rollout_memory(
             return held
 
         with LiveBytes() as counter:
-            held = step()
+            held = step(counter)
         peak = counter.peak
         seconds = None
         if not fake:  # timed again without the counter (its per-op bookkeeping is Python)
-            counter = None
             start = time.perf_counter()
-            step()
+            step(None)
             seconds = time.perf_counter() - start
     return RolloutMemory(preset, str(dtype).removeprefix("torch."), latent_size, latent_frames, batch,
                          exit_index, grad_checkpointing, held, peak, weights, seconds)

@@ -101,12 +101,13 @@ class KVCache:
         self.k = [torch.zeros(shape, device=self.device, dtype=dtype) for _ in range(num_layers)]
         self.v = [torch.zeros(shape, device=self.device, dtype=dtype) for _ in range(num_layers)]
         self.cross: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * num_layers
+        self.video = -1  # counts resets, i.e. videos (a checkpointed rollout checks it); reset() makes it 0
         self.reset()
 
     # ----------------------------------------------------------------------------------------- state
     def reset(self) -> None:
         """Start a new video: forget all frames and the cross-attention k/v (buffers are reused)."""
-        self.video = getattr(self, "video", -1) + 1  # counts resets (a checkpointed rollout checks it)
+        self.video += 1
         self.filled = 0  # cache frames holding data
         self.next_frame = 0  # global latent frame index expected for the next new chunk
         self.last_start = -1  # global start frame of the last chunk written
