@@ -1,0 +1,33 @@
+#!/bin/bash
+# Score one student checkpoint on the held-out windows (and long streams) like docs/results.md, sessions 15-17.
+#
+#   bash scripts/eval_student.sh DATA NAME CHECKPOINT [--windows-only]
+#
+# DATA holds eval.pt and eval_long.pt (`prep_split.py encode` of `world_eval` / `world_long`) and the ground-truth
+# world folder world_eval (`livetalk data synth --n 40 --out world_eval --seed 900000 --duration 8`). Writes
+# DATA/ev_NAME/ (generated latents), DATA/ev_all/gen_NAME.pt, long_NAME.pt, videos_gen/NAME, videos_long/NAME and
+# merges the scores into DATA/ev_all/windows_NAME.json and long_NAME.json (one file per model, so several of these
+# can run side by side), then prints the long streams' PSNR by stretch (`stream_drift.py`). One thread
+# (OMP_NUM_THREADS=1). Paired comparisons afterwards: `scripts/paired_metrics.py --videos DATA/ev_all/videos_gen
+# --reference DATA/world_eval --cache DATA/ev_all/clips.json --pairs NAME:OTHER`.
+set -euo pipefail
+if [ $# -lt 3 ]; then sed -n 2,12p "$0"; exit 2; fi
+here=$(cd "$(dirname "$0")" && pwd)
+data=$1; name=$2; ckpt=$(realpath "$3"); windows_only=${4:-}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+cd "$data"
+mkdir -p "ev_$name/dmd-livetalk" ev_all
+ln -sf "$ckpt" "ev_$name/dmd-livetalk/student.safetensors"
+stages=(generate); long=()
+if [ "$windows_only" != "--windows-only" ]; then stages+=(generate-long); long=(--eval-long eval_long.pt); fi
+python "$here/tiny_distill.py" --data eval.pt --eval eval.pt "${long[@]}" --out "ev_$name" --only "${stages[@]}" \
+    --models dmd-livetalk | tail -1
+cp "ev_$name/gen_dmd-livetalk.pt" "ev_all/gen_$name.pt"
+python "$here/tiny_eval.py" --run ev_all --reference world_eval --prefix gen_ --models "$name" \
+    --out "ev_all/windows_$name.json" | tail -1
+if [ "$windows_only" != "--windows-only" ]; then
+    cp "ev_$name/long_dmd-livetalk.pt" "ev_all/long_$name.pt"
+    python "$here/tiny_eval.py" --run ev_all --reference world_eval --prefix long_ --models "$name" \
+        --out "ev_all/long_$name.json" | tail -1
+    python "$here/stream_drift.py" --reference world_eval "ev_all/long_$name.pt" | tail -1
+fi
