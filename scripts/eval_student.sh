@@ -13,19 +13,24 @@
 set -euo pipefail
 if [ $# -lt 3 ]; then sed -n 2,12p "$0"; exit 2; fi
 here=$(cd "$(dirname "$0")" && pwd)
-data=$1; name=$2; ckpt=$(realpath "$3"); windows_only=${4:-}
+data=$1; name=$2; ckpt=$(realpath -e "$3")
+case ${4:-} in
+    "") long_streams=1 ;;
+    --windows-only) long_streams=0 ;;
+    *) echo "eval_student.sh: unknown option '$4' (the only one is --windows-only)" >&2; exit 2 ;;
+esac
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 cd "$data"
 mkdir -p "ev_$name/dmd-livetalk" ev_all
 ln -sf "$ckpt" "ev_$name/dmd-livetalk/student.safetensors"
 stages=(generate); long=()
-if [ "$windows_only" != "--windows-only" ]; then stages+=(generate-long); long=(--eval-long eval_long.pt); fi
+if [ $long_streams = 1 ]; then stages+=(generate-long); long=(--eval-long eval_long.pt); fi
 python "$here/tiny_distill.py" --data eval.pt --eval eval.pt "${long[@]}" --out "ev_$name" --only "${stages[@]}" \
     --models dmd-livetalk | tail -1
 cp "ev_$name/gen_dmd-livetalk.pt" "ev_all/gen_$name.pt"
 python "$here/tiny_eval.py" --run ev_all --reference world_eval --prefix gen_ --models "$name" \
     --out "ev_all/windows_$name.json" | tail -1
-if [ "$windows_only" != "--windows-only" ]; then
+if [ $long_streams = 1 ]; then
     cp "ev_$name/long_dmd-livetalk.pt" "ev_all/long_$name.pt"
     python "$here/tiny_eval.py" --run ev_all --reference world_eval --prefix long_ --models "$name" \
         --out "ev_all/long_$name.json" | tail -1
