@@ -7,8 +7,8 @@
 # world folder world_eval (`livetalk data synth --n 40 --out world_eval --seed 900000 --duration 8`). Writes
 # DATA/ev_NAME/ (generated latents), DATA/ev_all/gen_NAME.pt, long_NAME.pt, videos_gen/NAME, videos_long/NAME and
 # merges the scores into DATA/ev_all/windows_NAME.json and long_NAME.json (one file per model, so several of these
-# can run side by side), then prints the long streams' PSNR by stretch (`stream_drift.py`). One thread
-# (OMP_NUM_THREADS=1). Paired comparisons afterwards: `scripts/paired_metrics.py --videos DATA/ev_all/videos_gen
+# can run side by side), then prints the long streams' PSNR by stretch (`stream_drift.py`). One thread unless
+# OMP_NUM_THREADS is set. Paired comparisons afterwards: `scripts/paired_metrics.py --videos DATA/ev_all/videos_gen
 # --reference DATA/world_eval --cache DATA/ev_all/clips.json --pairs NAME:OTHER`.
 set -euo pipefail
 if [ $# -lt 3 ]; then sed -n 2,12p "$0"; exit 2; fi
