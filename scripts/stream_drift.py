@@ -1,11 +1,14 @@
 """Where a student's long streams lose quality: PSNR by stretch of the stream, against the ground truth.
 
     python scripts/stream_drift.py --reference /path/world_eval RUN/long_dmd-livetalk.pt [more files] [--ceiling]
+        [--baseline OTHER/long_dmd-livetalk.pt]
 
 Each latent file is what `scripts/tiny_distill.py --only generate-long` writes (`{"latents": [N, F, 16, h, w],
 "ids"}`); its streams are decoded with the tiny VAE decoder and scored over pixel frames 0–32 / 33–64 / 65–96 /
 97–124 (the first stretch is the training window's length). `--ceiling` adds the ground truth encoded window by
 window (what the DiT is trained on) through the same decoder: the most a stream can score in each stretch.
+`--baseline FILE` adds, for every file, its PSNR minus the baseline's per stretch, paired over the streams both hold
+(mean ± standard error of the per-stream differences).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ RANGES = [(0, 33), (33, 65), (65, 97), (97, 125)]
 
 @torch.no_grad()
 def stretch_psnr(vae, ref: TalkingHeadDataset, latents: torch.Tensor | None, ids: list[str]) -> np.ndarray:
-    """Mean PSNR (dB) per stretch `[len(RANGES)]` over the clips; `latents None` scores the windowed ceiling."""
+    """PSNR (dB) per stream and stretch `[len(ids), len(RANGES)]`; `latents None` scores the windowed ceiling."""
     index = {cid: i for i, cid in enumerate(ref.ids())}
     n = RANGES[-1][1]
     rows = []
@@ -35,7 +38,19 @@ def stretch_psnr(vae, ref: TalkingHeadDataset, latents: torch.Tensor | None, ids
         z = window_latents(vae, video) if latents is None else latents[k : k + 1].float()
         y = vae.decode(z)[:, :n].clamp(-1, 1)
         rows.append([psnr(y[:, a:b], video[:, a:b]) for a, b in RANGES])
-    return np.mean(rows, 0)
+    return np.asarray(rows)
+
+
+def paired_stretches(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-stream PSNR `{stream id: [len(RANGES)]}` of A and B → (mean of A − B, its standard error), each
+    `[len(RANGES)]`, over the streams both hold (standard error 0 for one stream). Raises ValueError when they share
+    none."""
+    common = sorted(set(a) & set(b))
+    if not common:
+        raise ValueError("the two files share no stream id")
+    d = np.stack([a[k] - b[k] for k in common])
+    sem = d.std(0, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.zeros(d.shape[1])
+    return d.mean(0), sem
 
 
 def main() -> None:
@@ -43,21 +58,34 @@ def main() -> None:
     ap.add_argument("files", nargs="*", help="latent stream files")
     ap.add_argument("--reference", required=True, help="world folder of the streamed clips (≥ 125 frames)")
     ap.add_argument("--ceiling", action="store_true", help="also the ground truth encoded window by window")
+    ap.add_argument("--baseline", default=None, help="latent stream file to difference every file against, paired")
     ap.add_argument("--vae", default=None, help="tiny VAE checkpoint (default: the shipped one)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     vae, ref = load_tiny_vae(args.vae), TalkingHeadDataset(args.reference)
     print("PSNR dB over pixel frames " + " / ".join(f"{a}-{b - 1}" for a, b in RANGES))
-    ids = None
-    for f in args.files:
+    ids, per_stream = None, {}
+    for f in args.files + ([args.baseline] if args.baseline and args.baseline not in args.files else []):
         d = torch.load(f, weights_only=False)
         ids = d["ids"]
-        print(f"{f}: " + " / ".join(f"{x:.2f}" for x in stretch_psnr(vae, ref, d["latents"], ids)), flush=True)
+        rows = stretch_psnr(vae, ref, d["latents"], ids)
+        per_stream[f] = dict(zip(ids, rows))
+        if f in args.files:
+            print(f"{f}: " + " / ".join(f"{x:.2f}" for x in rows.mean(0)), flush=True)
     if args.ceiling:
         if ids is None:
             raise SystemExit("--ceiling needs a latent file (for the clip ids)")
-        print("ground truth, window by window: " + " / ".join(f"{x:.2f}" for x in stretch_psnr(vae, ref, None, ids)))
+        ceiling = stretch_psnr(vae, ref, None, ids).mean(0)
+        print("ground truth, window by window: " + " / ".join(f"{x:.2f}" for x in ceiling))
+    if args.baseline:
+        for f in args.files:
+            if f != args.baseline:
+                try:
+                    mean, sem = paired_stretches(per_stream[f], per_stream[args.baseline])
+                except ValueError as e:
+                    raise SystemExit(f"stream_drift.py: {f} against {args.baseline}: {e}") from None
+                print(f"{f} - baseline (paired): " + " / ".join(f"{m:+.2f} ± {s:.2f}" for m, s in zip(mean, sem)))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""scripts/stream_drift.py: PSNR by stretch of a long stream, and the window-encoded ceiling."""
+"""scripts/stream_drift.py: PSNR by stretch of a long stream, the window-encoded ceiling, paired differences."""
 
 import subprocess
 import sys
@@ -24,14 +24,29 @@ def test_ground_truth_latents_score_the_ceiling_and_noise_scores_low(tmp_path):
     cid = ds.ids()[0]
     torch.save({"latents": z.half(), "ids": [f"{cid}#0"]}, tmp_path / "gt.pt")
     torch.save({"latents": torch.randn_like(z).half() * 3, "ids": [cid]}, tmp_path / "noise.pt")
-    r = subprocess.run([sys.executable, str(SCRIPT), "--reference", str(tmp_path / "world"), "--threads", "1",
-                        str(tmp_path / "gt.pt"), str(tmp_path / "noise.pt"), "--ceiling"],
-                       capture_output=True, text=True, timeout=300)
+    torch.save({"latents": torch.randn_like(z).half() * 3, "ids": [f"{cid}#0"]}, tmp_path / "noise0.pt")
+    run = lambda *a: subprocess.run([sys.executable, str(SCRIPT), "--reference", str(tmp_path / "world"),  # noqa: E731
+                                     "--threads", "1", *map(str, a)], capture_output=True, text=True, timeout=300)
+    r = run(tmp_path / "gt.pt", tmp_path / "noise.pt", tmp_path / "noise0.pt", "--ceiling")
     assert r.returncode == 0, r.stderr[-2000:]
+    r_paired = run(tmp_path / "gt.pt", tmp_path / "noise0.pt", "--baseline", tmp_path / "gt.pt")
+    assert r_paired.returncode == 0, r_paired.stderr[-2000:]
+    # a file that shares no stream id with the baseline is an error, not a silent zero
+    r_none = run(tmp_path / "noise.pt", "--baseline", tmp_path / "gt.pt")
+    assert r_none.returncode != 0 and "share no stream" in r_none.stderr
     rows = {line.split(":")[0]: [float(x) for x in line.split(":")[1].split("/")]
             for line in r.stdout.splitlines()[1:]}
+    lines = r_paired.stdout.splitlines()[1:]
+    assert str(tmp_path / "gt.pt") + ":" in lines[0]
+    paired = {line.split(" - baseline")[0]: [[float(v) for v in x.split("±")] for x in line.split(":")[1].split("/")]
+              for line in lines if "(paired)" in line}
     gt, noise = rows[str(tmp_path / "gt.pt")], rows[str(tmp_path / "noise.pt")]
     ceiling = rows["ground truth, window by window"]
     assert len(gt) == 4
     assert all(abs(a - b) < 0.05 for a, b in zip(gt, ceiling))  # fp16 round trip only
     assert all(n < g - 3 for n, g in zip(noise, gt))
+    # paired: A − B per stretch over the streams both hold; one stream, so standard error 0
+    assert set(paired) == {str(tmp_path / "noise0.pt")}
+    noise0 = rows[str(tmp_path / "noise0.pt")]
+    for (diff, sem), n, g in zip(paired[str(tmp_path / "noise0.pt")], noise0, gt):
+        assert abs(diff - (n - g)) < 0.01 and sem == 0 and diff < -3
