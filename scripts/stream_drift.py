@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from livetalk.data.dataset import TalkingHeadDataset
+from livetalk.eval.paired import paired_differences
 from livetalk.models.vae import frames_to_video
 from livetalk.models.vae_long_decoder import window_latents
 from livetalk.models.vae_metrics import psnr
@@ -43,14 +44,12 @@ def stretch_psnr(vae, ref: TalkingHeadDataset, latents: torch.Tensor | None, ids
 
 def paired_stretches(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Per-stream PSNR `{stream id: [len(RANGES)]}` of A and B → (mean of A − B, its standard error), each
-    `[len(RANGES)]`, over the streams both hold (standard error 0 for one stream). Raises ValueError when they share
-    none."""
-    common = sorted(set(a) & set(b))
-    if not common:
-        raise ValueError("the two files share no stream id")
-    d = np.stack([a[k] - b[k] for k in common])
-    sem = d.std(0, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.zeros(d.shape[1])
-    return d.mean(0), sem
+    `[len(RANGES)]`, over the streams both hold (`livetalk.eval.paired`; standard error 0 for one stream). Raises
+    ValueError when they share none."""
+    names = [f"{lo}-{hi - 1}" for lo, hi in RANGES]
+    as_clips = lambda rows: {k: dict(zip(names, map(float, v))) for k, v in rows.items()}  # noqa: E731
+    d = paired_differences(as_clips(a), as_clips(b), tuple(names))
+    return np.array([d[m]["diff"] for m in names]), np.array([d[m]["sem"] for m in names])
 
 
 def main() -> None:
@@ -68,10 +67,10 @@ def main() -> None:
     ids, per_stream = None, {}
     for f in args.files + ([args.baseline] if args.baseline and args.baseline not in args.files else []):
         d = torch.load(f, weights_only=False)
-        ids = d["ids"]
-        rows = stretch_psnr(vae, ref, d["latents"], ids)
-        per_stream[f] = dict(zip(ids, rows))
+        rows = stretch_psnr(vae, ref, d["latents"], d["ids"])
+        per_stream[f] = dict(zip(d["ids"], rows))
         if f in args.files:
+            ids = d["ids"]
             print(f"{f}: " + " / ".join(f"{x:.2f}" for x in rows.mean(0)), flush=True)
     if args.ceiling:
         if ids is None:
@@ -84,7 +83,7 @@ def main() -> None:
                 try:
                     mean, sem = paired_stretches(per_stream[f], per_stream[args.baseline])
                 except ValueError as e:
-                    raise SystemExit(f"stream_drift.py: {f} against {args.baseline}: {e}") from None
+                    raise SystemExit(f"stream_drift.py: {f} and {args.baseline} share no stream id ({e})") from None
                 print(f"{f} - baseline (paired): " + " / ".join(f"{m:+.2f} ± {s:.2f}" for m, s in zip(mean, sem)))
 
 
