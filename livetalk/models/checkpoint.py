@@ -150,18 +150,20 @@ def check_layout(cfg: DiTConfig, shapes: dict[str, tuple[int, ...]]) -> None:
 
 
 def detect_config(shapes: dict[str, tuple[int, ...]], metadata: dict[str, str] | None = None) -> DiTConfig:
-    """The config whose layout the tensors have: a preset by key hash, or the config stored in metadata.
+    """The config whose layout the tensors have: the config stored in the metadata (checked against the shapes),
+    else a preset by key hash. The metadata wins so that settings the shapes cannot show (rope_theta, eps, ...)
+    are never silently replaced by a preset's.
 
     Raises `CheckpointLayoutError` naming the differences to the closest preset when nothing matches.
     """
-    h = key_hash(shapes)
-    for name, ph in preset_hashes().items():
-        if ph == h:
-            return get_preset(name)
     if metadata and CONFIG_METADATA_KEY in metadata:
         cfg = config_from_json(metadata[CONFIG_METADATA_KEY])
         check_layout(cfg, shapes)
         return cfg
+    h = key_hash(shapes)
+    for name, ph in preset_hashes().items():
+        if ph == h:
+            return get_preset(name)
 
     def distance(cfg: DiTConfig) -> int:
         return sum(len(d) for d in layout_diff(expected_shapes(cfg), shapes))
@@ -243,3 +245,31 @@ def checkpoint_info(path: str | Path) -> dict:
         info["preset"] = None
         info["error"] = str(err)
     return info
+
+
+def average_checkpoints(paths: list[str | Path], out: str | Path, weights: list[float] | None = None) -> Path:
+    """Uniform (or `weights`-weighted) average of DiT checkpoints of one layout ("model soup"), saved as fp32
+    safetensors at `out`. The inputs must share a preset and keys exactly (CheckpointLayoutError otherwise); the
+    average is taken in fp64 and each weight must be >= 0 with a positive sum (weights are normalised).
+    The metadata records the sources and weights."""
+    if not paths:
+        raise ValueError("average_checkpoints: no checkpoints given")
+    weights = [1.0] * len(paths) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(paths) or any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"average_checkpoints: need one weight >= 0 per checkpoint with a positive sum, got {weights}")
+    total = sum(weights)
+    first = load_dit(paths[0], dtype=torch.float32)
+    acc = {k: v.double() * (weights[0] / total) for k, v in first.state_dict().items()}
+    for path, w in zip(paths[1:], weights[1:]):
+        sd, metadata = read_state_dict(path)
+        shapes = shapes_of(sd)
+        check_layout(first.cfg, shapes)
+        if detect_config(shapes, metadata) != first.cfg:
+            raise CheckpointLayoutError(f"{path}: same tensor shapes as {paths[0]} but a different config "
+                                        f"({detect_config(shapes, metadata)} vs {first.cfg}); not averaging")
+        for k, v in sd.items():
+            acc[k] += v.double() * (w / total)
+    state = {k: v.float() for k, v in acc.items()}
+    meta = {"weights": "average", "average_of": json.dumps([str(p) for p in paths]),
+            "average_weights": json.dumps([w / total for w in weights])}
+    return save_dit(first, out, meta, state_dict=state)

@@ -1,4 +1,4 @@
-"""CLI: `livetalk checkpoint-info PATH`, `livetalk presets`."""
+"""CLI: `livetalk checkpoint-info PATH`, `livetalk presets`, `livetalk average-checkpoints --out OUT IN...`."""
 
 from __future__ import annotations
 
@@ -30,6 +30,14 @@ def _presets(args) -> int:
     return 0
 
 
+def _average(args) -> int:
+    from .checkpoint import average_checkpoints
+
+    out = average_checkpoints(args.paths, args.out, args.weights)
+    print(f"averaged {len(args.paths)} checkpoints -> {out}")
+    return 0
+
+
 def _numel(shape) -> int:
     n = 1
     for s in shape:
@@ -44,3 +52,8 @@ def register(sub) -> None:
     p.set_defaults(func=_checkpoint_info)
     p = sub.add_parser("presets", help="list DiT presets with their checkpoint layout hash")
     p.set_defaults(func=_presets)
+    p = sub.add_parser("average-checkpoints", help="weight average (model soup) of DiT checkpoints of one layout")
+    p.add_argument("paths", nargs="+", help="checkpoints to average (same preset)")
+    p.add_argument("--out", required=True, help="output .safetensors (fp32)")
+    p.add_argument("--weights", type=float, nargs="+", default=None, help="one weight per checkpoint (default equal)")
+    p.set_defaults(func=_average)

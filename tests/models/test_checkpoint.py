@@ -8,6 +8,7 @@ from livetalk.cli import main as cli_main
 from livetalk.models.checkpoint import (
     CONFIG_METADATA_KEY,
     CheckpointLayoutError,
+    average_checkpoints,
     detect_config,
     expected_shapes,
     key_hash,
@@ -46,6 +47,14 @@ def test_custom_config_round_trip_via_metadata(tmp_path):
     model = build_dit(cfg, seed=1).eval()
     loaded = load_dit(save_dit(model, tmp_path / "c.safetensors"))
     assert loaded.cfg == cfg and torch.equal(_out(loaded), _out(model))
+
+
+def test_metadata_config_wins_over_a_preset_with_the_same_shapes(tmp_path):
+    """rope_theta changes no tensor shape: the stored config must not be replaced by the tiny preset's."""
+    cfg = apply_overrides(get_preset("tiny"), {"rope_theta": 500.0})
+    model = build_dit(cfg, seed=1).eval()
+    loaded = load_dit(save_dit(model, tmp_path / "r.safetensors"))
+    assert loaded.cfg.rope_theta == 500.0 and torch.equal(_out(loaded), _out(model))
 
 
 def test_pth_with_generator_subdict_and_prefixes(tiny, tmp_path):
@@ -121,3 +130,36 @@ def test_checkpoint_info_cli(tiny, tmp_path, capsys):
     assert cli_main(["checkpoint-info", str(path)]) == 0
     out = capsys.readouterr().out
     assert "tiny" in out and "185" in out and "7098784" in out
+
+
+def test_average_checkpoints_is_the_weighted_mean_and_reloads(tiny, tmp_path):
+    other = build_dit("tiny", seed=8).eval()
+    a = save_dit(tiny, tmp_path / "a.safetensors")
+    b = save_dit(other, tmp_path / "b.safetensors")
+    assert cli_main(["average-checkpoints", str(a), str(b), "--out", str(tmp_path / "ab.safetensors"),
+                     "--weights", "3", "1"]) == 0
+    avg = load_dit(tmp_path / "ab.safetensors")
+    sa, sb = tiny.state_dict(), other.state_dict()
+    for k, v in avg.state_dict().items():
+        torch.testing.assert_close(v, 0.75 * sa[k] + 0.25 * sb[k], rtol=0, atol=1e-6)
+    assert not torch.equal(_out(avg), _out(tiny))
+    # averaging a model with itself gives it back exactly (fp64 accumulation)
+    same = load_dit(average_checkpoints([a, a, a], tmp_path / "aaa.safetensors"))
+    assert torch.equal(_out(same), _out(tiny))
+
+
+def test_average_checkpoints_refuses_mixed_layouts_and_bad_weights(tiny, tmp_path):
+    a = save_dit(tiny, tmp_path / "a.safetensors")
+    small = build_dit(apply_overrides(get_preset("tiny"), {"num_layers": 4}), seed=1)
+    b = save_dit(small, tmp_path / "b.safetensors")
+    with pytest.raises(CheckpointLayoutError):
+        average_checkpoints([a, b], tmp_path / "x.safetensors")
+    theta = build_dit(apply_overrides(get_preset("tiny"), {"rope_theta": 500.0}), seed=1)
+    c = save_dit(theta, tmp_path / "c.safetensors")
+    with pytest.raises(CheckpointLayoutError, match="different config"):
+        average_checkpoints([a, c], tmp_path / "x.safetensors")
+    with pytest.raises(ValueError, match="one weight"):
+        average_checkpoints([a, a], tmp_path / "x.safetensors", weights=[1.0])
+    with pytest.raises(ValueError, match="one weight"):
+        average_checkpoints([a, a], tmp_path / "x.safetensors", weights=[1.0, -1.0])
+    assert not (tmp_path / "x.safetensors").exists()
