@@ -264,9 +264,10 @@ def average_checkpoints(paths: list[str | Path], out: str | Path, weights: list[
         sd, metadata = read_state_dict(path)
         shapes = shapes_of(sd)
         check_layout(first.cfg, shapes)
-        if detect_config(shapes, metadata) != first.cfg:
+        cfg = detect_config(shapes, metadata)
+        if cfg != first.cfg:
             raise CheckpointLayoutError(f"{path}: same tensor shapes as {paths[0]} but a different config "
-                                        f"({detect_config(shapes, metadata)} vs {first.cfg}); not averaging")
+                                        f"({cfg} vs {first.cfg}); not averaging")
         for k, v in sd.items():
             acc[k] += v.double() * (w / total)
     state = {k: v.float() for k, v in acc.items()}
