@@ -22,6 +22,7 @@ from livetalk.eval.evaluate import evaluate_dirs
 from livetalk.eval.latent_probes import evaluate_latents, load_latent_file
 from livetalk.models.vae import frames_to_video, video_to_frames
 from livetalk.models.vae_long_decoder import window_latents
+from livetalk.models.vae_reprime import decode_reprimed
 from livetalk.models.vae_tiny import load_tiny_vae
 
 COLUMNS = [("fd_frames", "FD frames ↓"), ("fd_clips", "FD clips ↓"), ("sync_corr", "lip corr ↑"),
@@ -34,13 +35,17 @@ LATENT_COLUMNS = [("sync_corr", "lip corr (latent) ↑"), ("sync_corr_mismatched
 
 
 @torch.no_grad()
-def decode_model(vae, data: dict, ref: TalkingHeadDataset, out_dir: Path) -> None:
-    """Latent file contents `{"latents": [N, F, 16, h, w], "ids": [N]}` → one mp4 per clip with its audio."""
+def decode_model(vae, data: dict, ref: TalkingHeadDataset, out_dir: Path, warmup: int | None = None) -> None:
+    """Latent file contents `{"latents": [N, F, 16, h, w], "ids": [N]}` → one mp4 per clip with its audio.
+    `warmup`: decode re-primed (`livetalk.models.vae_reprime`, blocks of 3 latent frames, the runtime's first
+    span of 9 latent frames); None = continuously."""
     out_dir.mkdir(parents=True, exist_ok=True)
     index = {cid: i for i, cid in enumerate(ref.ids())}
     for lat, wid in zip(data["latents"], data["ids"]):
         cid = wid.split("#")[0]
-        frames = video_to_frames(vae.decode(lat[None].float())[0])
+        z = lat[None].float()
+        y = vae.decode(z) if warmup is None else decode_reprimed(vae.stream_decoder, z, warmup, first_span=9)
+        frames = video_to_frames(y[0])
         audio = ref[index[cid]].audio[: len(frames) * 1000]
         write_video(out_dir / f"{cid}.mp4", frames, audio=audio)
 
@@ -76,6 +81,9 @@ def main() -> None:
     ap.add_argument("--windowed-ceiling", action="store_true",
                     help="also score ground truth encoded window by window (33 frames, like the DiT data) and decoded "
                          "as one stream: the ceiling for what the students generate on long streams")
+    ap.add_argument("--decode-warmup", type=int, default=None,
+                    help="decode the models' latents re-primed with this many latent frames of warm-up before each "
+                         "block (livetalk.models.vae_reprime); default: one continuous decoder")
     args = ap.parse_args()
     run = Path(args.run)
     if args.latent_only:
@@ -97,7 +105,7 @@ def main() -> None:
         if args.models is not None and name not in args.models:
             continue
         data = torch.load(gen, weights_only=False)
-        decode_model(vae, data, ref, videos / name)
+        decode_model(vae, data, ref, videos / name, args.decode_warmup)
         results[name] = {**evaluate_dirs(videos / name, args.reference)["summary"], **data.get("timing", timing.get(name, {}))}
         print(json.dumps({name: results[name]}), flush=True)
     if args.models is None or "vae-ceiling" in args.models:

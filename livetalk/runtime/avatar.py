@@ -28,6 +28,7 @@ from ..diffusion.schedule import FlowMatchSchedule
 from ..distill.batch import make_cond
 from ..models.dit import WanDiT, pack_audio_frames
 from ..models.vae import frames_to_video, video_to_frames
+from ..models.vae_reprime import RePrimedDecoder
 from .performer import AVChunk
 
 SAMPLE_RATE = 16000
@@ -45,6 +46,11 @@ class RuntimeConfig:
     shift: float = 5.0
     sink_size: int = 9
     local_attn_size: int = 15
+    # None: one continuous stream decoder (published). W >= 0: from latent frame `decoder_first_span` on, every block
+    # is decoded by fresh decoders primed with the reference latent and the W latent frames before it, crossfaded
+    # (`models/vae_reprime.py`): no decoder drift on long streams
+    decoder_warmup: int | None = None
+    decoder_first_span: int = 9
     lookahead_ms: float = 62.5  # audio look-ahead of the streaming features (one video frame)
     context_ms: float = 1000.0  # past audio the streaming audio encoder sees
     idle_prompt: str = IDLE_PROMPT
@@ -117,7 +123,7 @@ class AvatarSession:
         self.cond_later = self.cond_first.clone()
         self.cond_later[:, 0, -1] = 1  # mask [1, 1, 1]
         self.cache = dit.new_cache(1, tuple(lat), sink_size=cfg.sink_size, local_attn_size=cfg.local_attn_size)
-        self.decoder = models.decoder_factory()
+        self.decoder = RePrimedDecoder(models.decoder_factory, cfg.decoder_warmup, first_span=cfg.decoder_first_span)
         self.audio_features = StreamingAudioFeatures(models.audio_encoder, cfg.lookahead_ms, cfg.context_ms)
         self._feat = torch.zeros(0)  # features of pixel frames [_feat_offset, …)
         self._feat_offset = 0

@@ -28,13 +28,15 @@ class StreamBenchResult:
     denoise_ms: float
     decode_ms: float
     random_weights: bool
+    decoder_warmup: int | None = None  # re-primed decoding (latent frames of warm-up); None: one continuous decoder
 
 
 def run_stream_bench(blocks: int = 12, decoder: str = "fast", pipelined: bool = True, random_weights: bool = False,
-                     size: int = 64) -> StreamBenchResult:
+                     size: int = 64, **cfg) -> StreamBenchResult:
+    """`cfg`: RuntimeConfig fields (e.g. `decoder_warmup`; the tiny Performer's defaults otherwise)."""
     from .tiny import tiny_performer
 
-    perf = tiny_performer(random_weights=random_weights, decoder=decoder, pipelined=pipelined, size=size)
+    perf = tiny_performer(random_weights=random_weights, decoder=decoder, pipelined=pipelined, size=size, **cfg)
     rng = np.random.default_rng(0)
     image = (rng.random((size, size, 3)) * 255).astype(np.uint8)
     audio = (0.1 * np.sin(np.arange(16000 * 60) * 2 * np.pi * 180 / 16000) * (1 + rng.random(16000 * 60))).astype(np.float32)
@@ -65,14 +67,15 @@ def run_stream_bench(blocks: int = 12, decoder: str = "fast", pipelined: bool = 
         preset="tiny", decoder=decoder, pipelined=pipelined, blocks=blocks, first_frame_s=first, sustained_fps=fps,
         realtime_factor=16.0 / fps, chunk_interval_ms=float(np.mean(steady) * 1e3),
         jitter_ms=float(np.std(steady) * 1e3), denoise_ms=statistics.mean(den) * 1e3, decode_ms=statistics.mean(dec) * 1e3,
-        random_weights=random_weights,
+        random_weights=random_weights, decoder_warmup=perf.cfg.decoder_warmup,
     )
 
 
 def format_result(r: StreamBenchResult) -> str:
     w = " (random weights)" if r.random_weights else ""
     return (
-        f"bench stream  preset={r.preset}{w} decoder={r.decoder} pipelined={r.pipelined} blocks={r.blocks}\n"
+        f"bench stream  preset={r.preset}{w} decoder={r.decoder} decoder_warmup={r.decoder_warmup} "
+        f"pipelined={r.pipelined} blocks={r.blocks}\n"
         f"  first frame      {r.first_frame_s * 1e3:9.1f} ms (session start → first 9 frames)\n"
         f"  sustained fps    {r.sustained_fps:9.1f} (real time = 16)\n"
         f"  real-time factor {r.realtime_factor:9.3f} (< 1: ahead of playback)\n"
@@ -82,7 +85,9 @@ def format_result(r: StreamBenchResult) -> str:
 
 
 def main(args) -> int:
-    r = run_stream_bench(args.blocks, args.decoder, not args.sequential, args.random_weights)
+    from .commands import _warmup
+
+    r = run_stream_bench(args.blocks, args.decoder, not args.sequential, args.random_weights, **_warmup(args))
     print(json.dumps(asdict(r)) if args.json else format_result(r))
     return 0
 
@@ -95,4 +100,7 @@ def register(bench_sub) -> None:
     p.add_argument("--sequential", action="store_true", help="no denoise/decode pipelining")
     p.add_argument("--random-weights", action="store_true", help="untrained models (speed only)")
     p.add_argument("--json", action="store_true")
+    from .commands import add_decoder_warmup
+
+    add_decoder_warmup(p)
     p.set_defaults(func=main)

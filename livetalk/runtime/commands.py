@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -30,7 +31,7 @@ def _generate(args) -> int:
 
     image = load_image(Path(args.image).read_bytes())
     audio = load_audio(args.audio)
-    perf = tiny_performer(random_weights=args.random_weights, decoder=args.decoder)
+    perf = tiny_performer(random_weights=args.random_weights, decoder=args.decoder, **_warmup(args))
     frames, sound, report = generate_video(perf, image, audio, args.prompt)
     out = Path(args.output)
     _write(out, frames, sound)
@@ -48,7 +49,7 @@ def _demo(args) -> int:
     image = render_reference(sample_identity(args.seed), size=64)
     text = args.text
     speech = synthesize(text).audio
-    perf = tiny_performer(random_weights=args.random_weights, decoder=args.decoder)
+    perf = tiny_performer(random_weights=args.random_weights, decoder=args.decoder, **_warmup(args))
     frames, sound, report = generate_video(perf, image, speech, args.prompt)
     out = Path(args.output)
     _write(out, frames, sound)
@@ -56,6 +57,28 @@ def _demo(args) -> int:
     if args.json:
         print(json.dumps(report.__dict__))
     return 0
+
+
+def decoder_warmup_arg(text: str) -> int | None:
+    """`--decoder-warmup`: a number of latent frames (>= 0), or 'none' for one continuous decoder."""
+    if text.lower() == "none":
+        return None
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"decoder warm-up must be >= 0 latent frames or 'none', got {value}")
+    return value
+
+
+def add_decoder_warmup(p) -> None:
+    p.add_argument("--decoder-warmup", type=decoder_warmup_arg, default=argparse.SUPPRESS, metavar="N|none",
+                   help="decode each block with fresh decoders primed with the reference latent and N latent frames "
+                        "before it, crossfaded (stops the VAE decoder's drift on long streams; default 1 with --decoder vae, "
+                        "none with fast); 'none': one continuous decoder, as published (docs/vae.md, "
+                        "'Re-primed decoding')")
+
+
+def _warmup(args) -> dict:
+    return {"decoder_warmup": args.decoder_warmup} if hasattr(args, "decoder_warmup") else {}
 
 
 DECODER_HELP = ("vae (default): the tiny Wan VAE decoder, holds the face longer, ~35 FPS on 2 CPU cores; "
@@ -74,6 +97,7 @@ def register(sub) -> None:
     p.add_argument("-o", "--output", default="out/generated.mp4")
     p.add_argument("--decoder", default="vae", choices=["fast", "vae"], help=DECODER_HELP)
     p.add_argument("--random-weights", action="store_true", help="untrained models (pipeline check only)")
+    add_decoder_warmup(p)
     p.set_defaults(func=_generate)
 
     p = sub.add_parser("demo", help="the shipped tiny model end to end: a world identity says a sentence")
@@ -84,4 +108,5 @@ def register(sub) -> None:
     p.add_argument("--decoder", default="vae", choices=["fast", "vae"], help=DECODER_HELP)
     p.add_argument("--random-weights", action="store_true", help="untrained models (pipeline check only)")
     p.add_argument("--json", action="store_true")
+    add_decoder_warmup(p)
     p.set_defaults(func=_demo)

@@ -73,12 +73,20 @@ class AvatarPerformer:
         return PipelinedSession(session) if self.pipelined else session
 
 
+# Re-primed, crossfaded decoding (`models/vae_reprime.py`), by decoder: the VAE decoder drifts on long streams when
+# run continuously and holds with 1 latent frame of warm-up; the fast decoder gains less and flickers more, so it
+# stays continuous (docs/vae.md, "Re-primed decoding"). None = one continuous decoder.
+TINY_DECODER_WARMUP = {"vae": 1, "fast": None}
+
+
 def tiny_performer(random_weights: bool = False, decoder: str = "fast", pipelined: bool | None = None,
                    device: str = "cpu", **cfg) -> AvatarPerformer:
     """`pipelined=None`: denoise ∥ decode threads on CUDA only. On a 2-core CPU every op already uses both
-    cores, and the two threads measured slower than sequential (docs/benchmarks.md)."""
+    cores, and the two threads measured slower than sequential (docs/benchmarks.md). `cfg`: RuntimeConfig fields;
+    `decoder_warmup` defaults to TINY_DECODER_WARMUP[decoder]."""
     if pipelined is None:
         pipelined = not str(device).startswith("cpu")
+    cfg.setdefault("decoder_warmup", TINY_DECODER_WARMUP.get(decoder))
     models = build_tiny_models(random_weights=random_weights, decoder=decoder, device=device)
     return AvatarPerformer(models, RuntimeConfig(**cfg), pipelined,
                            info={"model": "tiny", "random_weights": random_weights, "decoder": decoder})

@@ -118,3 +118,34 @@ def test_generate_video_offline(models, tmp_path):
     write_video(tmp_path / "a.mp4", frames, audio=sound)
     back, fps = read_video(tmp_path / "a.mp4")
     assert back.shape == frames.shape and fps == 16
+
+
+def test_reprimed_decoder_in_a_session(models):
+    """`decoder_warmup`: the session's frames are the re-primed decode of its own latents (blocks of 3), and the
+    tiny Performer uses it by default with the VAE decoder; None keeps one continuous decoder."""
+    from livetalk.models.vae import video_to_frames
+    from livetalk.models.vae_reprime import RePrimedDecoder, decode_reprimed
+    from livetalk.runtime.tiny import TINY_DECODER_WARMUP, tiny_performer
+
+    s = AvatarSession(models, image(2), "A person nodding", RuntimeConfig(seed=3, decoder_warmup=1))
+    assert isinstance(s.decoder, RePrimedDecoder) and s.decoder.warmup == 1
+    s.push_audio(speech(40000, seed=4))
+    latents, frames = [], []
+    for _ in range(5):  # blocks 3 and 4 are re-primed (first span: 9 latent frames)
+        x0, _, _, _ = s.denoise_next()
+        latents.append(x0)
+        frames.append(s.decode(x0)[0])
+    want = video_to_frames(decode_reprimed(models.decoder_factory, torch.cat(latents, 1), 1, first_span=9)[0])
+    assert np.abs(np.concatenate(frames).astype(int) - want.astype(int)).max() <= 1  # uint8 rounding
+    assert AvatarSession(models, image(2), "x", RuntimeConfig()).decoder.warmup is None
+    assert tiny_performer(random_weights=True, decoder="vae").cfg.decoder_warmup == TINY_DECODER_WARMUP["vae"] == 1
+    assert tiny_performer(random_weights=True, decoder="fast").cfg.decoder_warmup is None
+    assert tiny_performer(random_weights=True, decoder="vae", decoder_warmup=None).cfg.decoder_warmup is None
+
+
+def test_decoder_warmup_argument():
+    from livetalk.runtime.commands import decoder_warmup_arg
+
+    assert decoder_warmup_arg("none") is None and decoder_warmup_arg("2") == 2
+    with pytest.raises(ValueError):
+        decoder_warmup_arg("-1")
