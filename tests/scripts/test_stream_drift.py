@@ -50,3 +50,18 @@ def test_ground_truth_latents_score_the_ceiling_and_noise_scores_low(tmp_path):
     noise0 = rows[str(tmp_path / "noise0.pt")]
     for (diff, sem), n, g in zip(paired[str(tmp_path / "noise0.pt")], noise0, gt):
         assert abs(diff - (n - g)) < 0.01 and sem == 0 and diff < -3
+    # the same file decoded re-primed against itself decoded continuously: a paired line, the first window identical
+    # (the first decoder decodes latent frames 0-8 alone), and the same numbers from scripts/reprime_check.py
+    r_rp = run(tmp_path / "gt.pt", "--decode-warmup", 1, "--baseline", tmp_path / "gt.pt")
+    assert r_rp.returncode == 0, r_rp.stderr[-2000:]
+    line = [x for x in r_rp.stdout.splitlines() if "(paired)" in x]
+    assert len(line) == 1
+    diffs = [[float(v) for v in x.split("±")] for x in line[0].split(":")[1].split("/")]
+    assert abs(diffs[0][0]) < 0.005 and any(abs(d) > 0.005 for d, _ in diffs[1:])
+    reprimed = [float(x) for x in r_rp.stdout.splitlines()[1].split(":")[1].split("/")]
+    check = subprocess.run([sys.executable, str(SCRIPT.parent / "reprime_check.py"), str(tmp_path / "gt.pt"),
+                            "--reference", str(tmp_path / "world")], capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0, check.stderr[-2000:]
+    row = next(x for x in check.stdout.splitlines() if x.startswith("re-primed"))
+    values = [float(x.split()[-1]) for x in row.split("  ")[1:5]]
+    assert all(abs(a - b) < 0.01 for a, b in zip(values, reprimed))
