@@ -21,9 +21,10 @@ import numpy as np
 import torch
 
 from livetalk.data.dataset import TalkingHeadDataset
+from livetalk.eval.metrics.artifacts import flicker, luminance
 from livetalk.models.vae import frames_to_video
 from livetalk.models.vae_metrics import psnr
-from livetalk.models.vae_reprime import decode_reprimed
+from livetalk.models.vae_reprime import FIRST_SPAN, decode_reprimed
 from livetalk.models.vae_tiny import load_tiny_fast_decoder, load_tiny_vae
 
 RANGES = [(0, 33), (33, 65), (65, 97), (97, 125)]
@@ -34,14 +35,12 @@ COLUMNS = ["psnr 0-32", "psnr 33-64", "psnr 65-96", "psnr 97-124", "flicker", "b
 def scores(y: torch.Tensor, video: torch.Tensor) -> list[float]:
     """Decoded `[1, T, 3, H, W]` and ground truth (both in [-1, 1], T ≥ 125) → the COLUMNS."""
     y, video = y[:, :125].clamp(-1, 1), video[:, :125]
-    luma = (0.299 * y[0, :, 0] + 0.587 * y[0, :, 1] + 0.114 * y[0, :, 2]) * 127.5  # [T, H, W], 0–255 units
-    d1 = (luma[1:] - luma[:-1]).abs().mean(dim=(1, 2))  # d1[t] = |y[t+1] − y[t]|
-    d2 = (luma[2:] - 2 * luma[1:-1] + luma[:-2]).abs().mean(dim=(1, 2))  # centred on frame t + 1
+    frames = ((y[0].permute(0, 2, 3, 1) + 1) * 127.5).double().numpy()  # [T, H, W, 3], 0–255, not rounded
+    d1 = np.abs(np.diff(luminance(frames), axis=0)).mean(axis=(1, 2))  # d1[t] = |y[t+1] − y[t]|
     cross = [t - 1 for t in range(9, 125, 12)]  # block 0 is 9 frames, later blocks 12
     inside = [t for t in range(8, 124) if t not in cross]
     return ([psnr(y[:, a:b], video[:, a:b]) for a, b in RANGES]
-            + [d2.mean().item(), (d1[cross].mean() / d1[inside].mean()).item(), d2[:31].mean().item(),
-               d2[31:].mean().item()])
+            + [flicker(frames), d1[cross].mean() / d1[inside].mean(), flicker(frames[:33]), flicker(frames[31:])])
 
 
 def main() -> None:
@@ -50,7 +49,7 @@ def main() -> None:
     ap.add_argument("--reference", required=True, help="world folder of the streamed clips (>= 125 frames)")
     ap.add_argument("--decoder", default="vae", choices=["vae", "fast"])
     ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--first-span", type=int, default=9)
+    ap.add_argument("--first-span", type=int, default=FIRST_SPAN)
     ap.add_argument("--streams", default="", help="lo:hi, a slice of the file's streams (default: all)")
     ap.add_argument("--out", default="", help="per-stream scores as JSON")
     ap.add_argument("--threads", type=int, default=1)

@@ -22,7 +22,7 @@ from livetalk.data.dataset import TalkingHeadDataset
 from livetalk.eval.paired import paired_differences
 from livetalk.models.vae import frames_to_video
 from livetalk.models.vae_long_decoder import window_latents
-from livetalk.models.vae_reprime import decode_reprimed
+from livetalk.models.vae_reprime import FIRST_SPAN, decode_reprimed
 from livetalk.models.vae_metrics import psnr
 from livetalk.models.vae_tiny import load_tiny_vae
 
@@ -41,7 +41,7 @@ def stretch_psnr(vae, ref: TalkingHeadDataset, latents: torch.Tensor | None, ids
     for k, wid in enumerate(ids):
         video = frames_to_video(ref[index[wid.split("#")[0]]].frames[:n])  # [1, n, 3, H, W], frame 0 = reference
         z = window_latents(vae, video) if latents is None else latents[k : k + 1].float()
-        y = vae.decode(z) if warmup is None else decode_reprimed(vae.stream_decoder, z, warmup, first_span=9)
+        y = vae.decode(z) if warmup is None else decode_reprimed(vae.stream_decoder, z, warmup, first_span=FIRST_SPAN)
         y = y[:, :n].clamp(-1, 1)
         rows.append([psnr(y[:, a:b], video[:, a:b]) for a, b in RANGES])
     return np.asarray(rows)

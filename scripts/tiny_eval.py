@@ -22,7 +22,7 @@ from livetalk.eval.evaluate import evaluate_dirs
 from livetalk.eval.latent_probes import evaluate_latents, load_latent_file
 from livetalk.models.vae import frames_to_video, video_to_frames
 from livetalk.models.vae_long_decoder import window_latents
-from livetalk.models.vae_reprime import decode_reprimed
+from livetalk.models.vae_reprime import FIRST_SPAN, decode_reprimed
 from livetalk.models.vae_tiny import load_tiny_vae
 
 COLUMNS = [("fd_frames", "FD frames ↓"), ("fd_clips", "FD clips ↓"), ("sync_corr", "lip corr ↑"),
@@ -44,7 +44,7 @@ def decode_model(vae, data: dict, ref: TalkingHeadDataset, out_dir: Path, warmup
     for lat, wid in zip(data["latents"], data["ids"]):
         cid = wid.split("#")[0]
         z = lat[None].float()
-        y = vae.decode(z) if warmup is None else decode_reprimed(vae.stream_decoder, z, warmup, first_span=9)
+        y = vae.decode(z) if warmup is None else decode_reprimed(vae.stream_decoder, z, warmup, first_span=FIRST_SPAN)
         frames = video_to_frames(y[0])
         audio = ref[index[cid]].audio[: len(frames) * 1000]
         write_video(out_dir / f"{cid}.mp4", frames, audio=audio)

@@ -19,8 +19,8 @@ the continuous decode on the shipped student's long streams). Fading each decode
 over its second hides the transient (flicker and block-boundary jumps as low as the continuous decode's).
 
 `first_span` (latent frames): the first decoder decodes alone every block that starts before it, so the start of a
-stream is exactly the continuous decode (the runtime uses 9, one 33-frame training window; re-priming blocks 1–2
-cost 0.17 ± 0.10 dB there), and is faded out over the first re-primed block.
+stream is exactly the continuous decode (the runtime uses FIRST_SPAN = 9, one 33-frame training window;
+re-priming blocks 1–2 cost 0.17 ± 0.10 dB there), and is faded out over the first re-primed block.
 
 Exactness: a decoder primed with a prefix returns, for the block, exactly what the continuous decoder returns for a
 stream made of that prefix followed by the block (the stream decoders are causal and deterministic). So while the
@@ -34,6 +34,9 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+
+# The runtime's first span: one 33-frame window (9 latent frames) of the tiny model's training clips.
+FIRST_SPAN = 9
 
 
 class RePrimedDecoder:
@@ -57,8 +60,7 @@ class RePrimedDecoder:
 
     def reset(self) -> None:
         """Forget the stream: the next block starts a video."""
-        self._continuous = self.factory() if self.warmup is None else None
-        self._older = None  # the decoder that decoded the last block (crossfade: fades out over the next one)
+        self._older = None  # the decoder of the last block: the only one when continuous; else it fades out next
         self._first: torch.Tensor | None = None  # [B, 1, C, h, w], the stream's latent frame 0
         self._history: torch.Tensor | None = None  # [B, ≤ warmup, C, h, w]: the latents before the next block
         self.frames_in = 0  # latent frames consumed so far
@@ -66,18 +68,14 @@ class RePrimedDecoder:
     def decode_block(self, latents: torch.Tensor) -> torch.Tensor:
         if latents.dim() != 5 or latents.shape[1] == 0:
             raise ValueError(f"latents must be [B, n >= 1, C, h, w], got {tuple(latents.shape)}")
-        n = latents.shape[1]
-        if self._continuous is not None:
-            out = self._continuous.decode_block(latents)
-        elif self.frames_in == 0:
+        if self.frames_in == 0:
             self._older = self.factory()
-            out = self._older.decode_block(latents)
-        elif self.frames_in < self.first_span:  # the first decoder alone while the stream is young
-            out = self._older.decode_block(latents)
+            self._first, self._history = latents[:, :1], latents[:, 1:1]
+        if self.frames_in == 0 or self.warmup is None or self.frames_in < self.first_span:
+            out = self._older.decode_block(latents)  # the first decoder, alone
         else:
             decoder = self.factory()
-            prefix = self._first if self._history is None else torch.cat([self._first, self._history], 1)
-            decoder.decode_block(prefix)  # prime: the first latent and the `warmup` latents before the block
+            decoder.decode_block(torch.cat([self._first, self._history], 1))  # prime: first + `warmup` latents
             out = decoder.decode_block(latents)
             if self.crossfade:
                 old = self._older.decode_block(latents)
@@ -85,15 +83,10 @@ class RePrimedDecoder:
                 w = torch.arange(1, t + 1, device=out.device, dtype=out.dtype).view(1, t, 1, 1, 1) / (t + 1)
                 out = torch.lerp(old, out, w)
             self._older = decoder
-        if self._continuous is None:
-            if self.frames_in == 0:
-                self._first = latents[:, :1]
-                past = latents[:, 1:]
-            else:
-                past = latents if self._history is None else torch.cat([self._history, latents], 1)
-            keep = past[:, past.shape[1] - min(self.warmup, past.shape[1]):] if self.warmup else past[:, :0]
-            self._history = keep if keep.shape[1] else None
-        self.frames_in += n
+        if self.warmup is not None:
+            past = torch.cat([self._history, latents[:, 1:] if self.frames_in == 0 else latents], 1)
+            self._history = past[:, max(0, past.shape[1] - self.warmup) :]
+        self.frames_in += latents.shape[1]
         return out
 
 

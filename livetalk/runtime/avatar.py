@@ -28,7 +28,7 @@ from ..diffusion.schedule import FlowMatchSchedule
 from ..distill.batch import make_cond
 from ..models.dit import WanDiT, pack_audio_frames
 from ..models.vae import frames_to_video, video_to_frames
-from ..models.vae_reprime import RePrimedDecoder
+from ..models.vae_reprime import FIRST_SPAN, RePrimedDecoder
 from .performer import AVChunk
 
 SAMPLE_RATE = 16000
@@ -50,7 +50,7 @@ class RuntimeConfig:
     # is decoded by fresh decoders primed with the reference latent and the W latent frames before it, crossfaded
     # (`models/vae_reprime.py`): no decoder drift on long streams
     decoder_warmup: int | None = None
-    decoder_first_span: int = 9
+    decoder_first_span: int = FIRST_SPAN
     lookahead_ms: float = 62.5  # audio look-ahead of the streaming features (one video frame)
     context_ms: float = 1000.0  # past audio the streaming audio encoder sees
     idle_prompt: str = IDLE_PROMPT

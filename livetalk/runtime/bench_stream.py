@@ -85,9 +85,10 @@ def format_result(r: StreamBenchResult) -> str:
 
 
 def main(args) -> int:
-    from .commands import _warmup
+    from .commands import decoder_warmup_kwargs
 
-    r = run_stream_bench(args.blocks, args.decoder, not args.sequential, args.random_weights, **_warmup(args))
+    r = run_stream_bench(args.blocks, args.decoder, not args.sequential, args.random_weights,
+                         **decoder_warmup_kwargs(args))
     print(json.dumps(asdict(r)) if args.json else format_result(r))
     return 0
 

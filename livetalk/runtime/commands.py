@@ -31,7 +31,7 @@ def _generate(args) -> int:
 
     image = load_image(Path(args.image).read_bytes())
     audio = load_audio(args.audio)
-    perf = tiny_performer(random_weights=args.random_weights, decoder=args.decoder, **_warmup(args))
+    perf = tiny_performer(random_weights=args.random_weights, decoder=args.decoder, **decoder_warmup_kwargs(args))
     frames, sound, report = generate_video(perf, image, audio, args.prompt)
     out = Path(args.output)
     _write(out, frames, sound)
@@ -49,7 +49,7 @@ def _demo(args) -> int:
     image = render_reference(sample_identity(args.seed), size=64)
     text = args.text
     speech = synthesize(text).audio
-    perf = tiny_performer(random_weights=args.random_weights, decoder=args.decoder, **_warmup(args))
+    perf = tiny_performer(random_weights=args.random_weights, decoder=args.decoder, **decoder_warmup_kwargs(args))
     frames, sound, report = generate_video(perf, image, speech, args.prompt)
     out = Path(args.output)
     _write(out, frames, sound)
@@ -77,7 +77,8 @@ def add_decoder_warmup(p) -> None:
                         "'Re-primed decoding')")
 
 
-def _warmup(args) -> dict:
+def decoder_warmup_kwargs(args) -> dict:
+    """`{"decoder_warmup": N}` when `--decoder-warmup` was given, else `{}` (the tiny Performer's default)."""
     return {"decoder_warmup": args.decoder_warmup} if hasattr(args, "decoder_warmup") else {}
 
 

@@ -124,7 +124,7 @@ def test_reprimed_decoder_in_a_session(models):
     """`decoder_warmup`: the session's frames are the re-primed decode of its own latents (blocks of 3), and the
     tiny Performer uses it by default with the VAE decoder; None keeps one continuous decoder."""
     from livetalk.models.vae import video_to_frames
-    from livetalk.models.vae_reprime import RePrimedDecoder, decode_reprimed
+    from livetalk.models.vae_reprime import FIRST_SPAN, RePrimedDecoder, decode_reprimed
     from livetalk.runtime.tiny import TINY_DECODER_WARMUP, tiny_performer
 
     s = AvatarSession(models, image(2), "A person nodding", RuntimeConfig(seed=3, decoder_warmup=1))
@@ -135,7 +135,7 @@ def test_reprimed_decoder_in_a_session(models):
         x0, _, _, _ = s.denoise_next()
         latents.append(x0)
         frames.append(s.decode(x0)[0])
-    want = video_to_frames(decode_reprimed(models.decoder_factory, torch.cat(latents, 1), 1, first_span=9)[0])
+    want = video_to_frames(decode_reprimed(models.decoder_factory, torch.cat(latents, 1), 1, first_span=FIRST_SPAN)[0])
     assert np.abs(np.concatenate(frames).astype(int) - want.astype(int)).max() <= 1  # uint8 rounding
     assert AvatarSession(models, image(2), "x", RuntimeConfig()).decoder.warmup is None
     assert tiny_performer(random_weights=True, decoder="vae").cfg.decoder_warmup == TINY_DECODER_WARMUP["vae"] == 1
