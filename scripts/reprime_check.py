@@ -1,7 +1,11 @@
-"""Continuous vs re-primed decoding of the same long streams: PSNR by stretch, flicker, block-boundary jumps.
+"""Two decodes of the same long streams, paired: PSNR by stretch, flicker, block-boundary jumps.
 
     python scripts/reprime_check.py --reference world_eval LONG.pt [--decoder vae|fast] [--warmup 1] [--first-span 9]
-        [--streams 0:40] [--out per_stream.json]
+        [--streams 0:40] [--out per_stream.json] [--base SPEC --new SPEC]
+
+By default: continuous vs re-primed decoding of --decoder. `--base` / `--new` name any two decodes, as
+`DECODER[=CHECKPOINT][:reprimed]`, DECODER `vae` or `fast` (checkpoint default: the shipped one), e.g.
+`--base fast --new fast=candidate.safetensors` (two fast decoders, both continuous) or `--new vae:reprimed`.
 
 LONG.pt is a latent stream file of `scripts/tiny_distill.py --only generate-long` (`{"latents": [N, F, 16, h, w],
 "ids"}`, F = 32 latent frames = 125 pixel frames). Each stream is decoded by one continuous decoder and by a
@@ -43,11 +47,25 @@ def scores(y: torch.Tensor, video: torch.Tensor) -> list[float]:
             + [flicker(frames), d1[cross].mean() / d1[inside].mean(), flicker(frames[:33]), flicker(frames[31:])])
 
 
+def decode_fn(spec: str, warmup: int, first_span: int):
+    """`DECODER[=CHECKPOINT][:reprimed]` → `latents [1, F, C, h, w] -> pixels`, continuous or re-primed."""
+    name, _, mode = spec.partition(":")
+    kind, _, path = name.partition("=")
+    if kind not in ("vae", "fast") or mode not in ("", "reprimed", "continuous"):
+        raise SystemExit(f"bad decode spec {spec!r}: expected vae|fast[=CHECKPOINT][:reprimed]")
+    dec = load_tiny_vae(path or None) if kind == "vae" else load_tiny_fast_decoder(path or None)
+    if mode == "reprimed":
+        return lambda z: decode_reprimed(dec.stream_decoder, z, warmup, first_span=first_span)
+    return dec.decode
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("file")
     ap.add_argument("--reference", required=True, help="world folder of the streamed clips (>= 125 frames)")
     ap.add_argument("--decoder", default="vae", choices=["vae", "fast"])
+    ap.add_argument("--base", default="", help="DECODER[=CHECKPOINT][:reprimed] (default: --decoder, continuous)")
+    ap.add_argument("--new", default="", help="DECODER[=CHECKPOINT][:reprimed] (default: --decoder, re-primed)")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--first-span", type=int, default=FIRST_SPAN)
     ap.add_argument("--streams", default="", help="lo:hi, a slice of the file's streams (default: all)")
@@ -55,12 +73,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    if args.decoder == "vae":
-        vae = load_tiny_vae()
-        factory, continuous = vae.stream_decoder, vae.decode
-    else:
-        fast = load_tiny_fast_decoder()
-        factory, continuous = fast.stream_decoder, fast.decode
+    base = decode_fn(args.base or args.decoder, args.warmup, args.first_span)
+    new = decode_fn(args.new or f"{args.decoder}:reprimed", args.warmup, args.first_span)
     ref = TalkingHeadDataset(args.reference)
     index = {c: i for i, c in enumerate(ref.ids())}
     data = torch.load(args.file, weights_only=False)
@@ -71,22 +85,22 @@ def main() -> None:
             wid = data["ids"][k]
             video = frames_to_video(ref[index[wid.split("#")[0]]].frames[:125])
             z = data["latents"][k : k + 1].float()
-            rows[wid] = {"continuous": scores(continuous(z), video),
-                         "reprimed": scores(decode_reprimed(factory, z, args.warmup, first_span=args.first_span), video)}
+            rows[wid] = {"continuous": scores(base(z), video), "reprimed": scores(new(z), video)}
     c = np.array([r["continuous"] for r in rows.values()])
     r = np.array([r["reprimed"] for r in rows.values()])
     d = r - c
     sem = d.std(0, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.zeros(d.shape[1])
-    print(f"{len(rows)} streams, decoder {args.decoder}, warm-up {args.warmup}, first span {args.first_span}")
-    for name, m in (("continuous", c.mean(0)), ("re-primed", r.mean(0))):
+    names = (args.base or args.decoder, args.new or f"{args.decoder}:reprimed")
+    print(f"{len(rows)} streams, base {names[0]}, new {names[1]}, warm-up {args.warmup}, first span {args.first_span}")
+    for name, m in (("base", c.mean(0)), ("new", r.mean(0))):
         print(f"{name:11s} " + "  ".join(f"{k} {v:.2f}" for k, v in zip(COLUMNS, m)))
     print("difference  " + "  ".join(f"{k} {m:+.2f} ± {s:.2f}" for k, m, s in zip(COLUMNS, d.mean(0), sem)))
     late = r[:, 7] - c[:, 6]
-    print(f"re-primed flicker 32-123 − continuous flicker 1-31: {late.mean():+.3f} ± "
+    print(f"new flicker 32-123 − base flicker 1-31: {late.mean():+.3f} ± "
           f"{late.std(ddof=1) / np.sqrt(len(late)) if len(late) > 1 else 0:.3f}")
-    if args.out:
+    if args.out:  # keys "continuous" / "reprimed" hold the base / new decode (names in "decodes")
         with open(args.out, "w") as f:
-            json.dump({"columns": COLUMNS, "streams": rows}, f)
+            json.dump({"columns": COLUMNS, "decodes": names, "streams": rows}, f)
 
 
 if __name__ == "__main__":

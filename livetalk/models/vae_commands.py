@@ -32,6 +32,13 @@ def register(subparsers) -> None:
     p.add_argument("--vae", default=None, help="fast-decoder: teacher VAE checkpoint (default: shipped)")
     p.add_argument("--gt-weight", type=float, default=None,
                    help="fast-decoder: weight of the ground-truth loss next to the teacher-decode loss (default 0.1)")
+    p.add_argument("--reference", action="store_true",
+                   help="fast-decoder: condition every frame on the stream's latent frame 0 (the reference image "
+                        "latent); an unconditioned --init starts from its own weights with the new inputs zero")
+    p.add_argument("--teacher-warmup", default=None,
+                   help="fast-decoder: decode the teacher pixels re-primed with this many warm-up latents (as demo "
+                        "does) instead of continuously")
+    p.add_argument("--pairs", default=None, help="fast-decoder: cache file for the teacher pairs (reused if it matches)")
     p.add_argument("--decoder-only", action="store_true",
                    help="vae: fine-tune only the decoder of --init (encoder and latent normalisation frozen)")
     p.add_argument("--device", default="cpu", help="vae: training device (cpu, cuda)")
@@ -94,6 +101,11 @@ def _train(args: argparse.Namespace) -> int:
             cfg.clips = args.clips
         if args.gt_weight is not None:
             cfg.gt_weight = args.gt_weight
+        cfg.reference, cfg.pairs = args.reference, args.pairs
+        if args.teacher_warmup is not None:
+            from livetalk.runtime.commands import decoder_warmup_arg
+
+            cfg.teacher_warmup = decoder_warmup_arg(args.teacher_warmup)
         _apply_common(cfg, args)
         train_fast_decoder(cfg, log=lambda s: print(s, flush=True))
     return 0

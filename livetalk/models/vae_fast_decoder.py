@@ -10,6 +10,11 @@ Architecture (after madebyollin's TAEHV decoder; channels are parameters):
   input one frame earlier (zeros before the first frame). This is its only temporal context, so the decoder is
   causal and its state is one frame per MemBlock.
 - `TGrow(c, s)`: a 1×1 conv to `s·c` channels, split into `s` consecutive frames (time upsampling).
+- `reference=True` (our addition, not TAEHV's): `conv_in` also sees the stream's first latent frame (the reference
+  image latent, which the runtime puts at frame 0 of every stream) beside every frame, `cat(z_t, z_0)`. A 6-MemBlock
+  decoder only looks a frame or two back, so without it nothing of the reference reaches late frames; with it the
+  decoder can take identity detail from the image latent at any distance, at the cost of one wider input conv.
+  `FastStreamDecoder` keeps `z_0` from its first block, so the streaming API does not change.
 - Time ×4 per latent frame; the first latent frame keeps only its last pixel frame, so T = 4·(F − 1) + 1 as
   for the Wan VAE. Streaming (`FastStreamDecoder.decode_block`) carries every MemBlock's last input frame
   between calls and gives exactly the full-sequence output, split 1 + 4·(n − 1), 4·n, 4·n, …
@@ -34,19 +39,22 @@ from livetalk.models.vae_convert import KeyLayoutError, check_and_load
 @dataclass
 class FastDecoderConfig:
     """`channels`: widths of the 3 stages (latent-res, ×2, ×4) and of the final full-res conv.
-    `blocks`: MemBlocks per stage. `time_upscale`: TGrow ×2 after stage 2 and/or 3 (both → ×4)."""
+    `blocks`: MemBlocks per stage. `time_upscale`: TGrow ×2 after stage 2 and/or 3 (both → ×4).
+    `reference`: condition every frame on the stream's latent frame 0 (module docstring)."""
 
     latent_channels: int = 16
     channels: tuple[int, int, int, int] = (64, 48, 32, 16)
     blocks: int = 2
     time_upscale: tuple[bool, bool] = (True, True)
+    reference: bool = False  # conv_in also sees latent frame 0 (the reference image latent) beside every frame
 
     @property
     def time_factor(self) -> int:
         return 2 ** sum(self.time_upscale)
 
 
-TINY_FAST_DECODER = FastDecoderConfig()
+# The shipped tiny fast decoder (weights/tiny_vae_fast_decoder.safetensors) is reference-conditioned since session 23.
+TINY_FAST_DECODER = FastDecoderConfig(reference=True)
 # Full-scale preview width (TAEHV's decoder widths); no weights are shipped for it.
 FULL_FAST_DECODER = FastDecoderConfig(channels=(256, 128, 64, 64), blocks=3)
 
@@ -88,7 +96,7 @@ class FastDecoder(nn.Module):
         super().__init__()
         self.config = cfg = config or FastDecoderConfig()
         c = cfg.channels
-        self.conv_in = _conv(cfg.latent_channels, c[0])
+        self.conv_in = _conv(cfg.latent_channels * (2 if cfg.reference else 1), c[0])
         self.stages = nn.ModuleList()
         self.grows = nn.ModuleList()
         self.convs = nn.ModuleList()
@@ -103,14 +111,27 @@ class FastDecoder(nn.Module):
     def num_memblocks(self) -> int:
         return 3 * self.config.blocks
 
-    def forward(self, latents: torch.Tensor, state: list[torch.Tensor | None] | None = None
-                ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def forward(self, latents: torch.Tensor, state: list[torch.Tensor | None] | None = None,
+                reference: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Latents `[B, F, C, h, w]` → untrimmed pixels `[B, F·time_factor, 3, 8h, 8w]` and the new state
-        (last input frame of each MemBlock, `[B, 1, c, H, W]`). `state=None` starts a new video."""
+        (last input frame of each MemBlock, `[B, 1, c, H, W]`). `state=None` starts a new video.
+        `reference` `[B, 1, C, h, w]`: the stream's latent frame 0, required iff `config.reference` (a new video
+        may pass None: its own first frame is used)."""
         B, Fr, C, h, w = latents.shape
         state = list(state) if state is not None else [None] * self.num_memblocks
         x = 3.0 * torch.tanh(latents / 3.0)
-        x = F.relu(self.conv_in(x.reshape(B * Fr, C, h, w))).reshape(B, Fr, -1, h, w)
+        if self.config.reference:
+            if reference is None:
+                if state[0] is not None:
+                    raise ValueError("a reference-conditioned fast decoder needs the stream's latent frame 0 "
+                                     "(`reference`) to continue a stream")
+                reference = latents[:, :1]
+            if reference.shape != (B, 1, C, h, w):
+                raise ValueError(f"reference must be [B, 1, C, h, w] = {(B, 1, C, h, w)}, got {tuple(reference.shape)}")
+            x = torch.cat([x, (3.0 * torch.tanh(reference / 3.0)).expand(B, Fr, C, h, w)], 2)
+        elif reference is not None:
+            raise ValueError("this fast decoder is not reference-conditioned (config.reference is False)")
+        x = F.relu(self.conv_in(x.reshape(B * Fr, x.shape[2], h, w))).reshape(B, Fr, -1, h, w)
         k = 0
         for stage, grow, conv in zip(self.stages, self.grows, self.convs):
             for block in stage:
@@ -136,6 +157,20 @@ class FastDecoder(nn.Module):
     def stream_decoder(self, clamp: bool = True) -> "FastStreamDecoder":
         return FastStreamDecoder(self, clamp=clamp)
 
+    @classmethod
+    def with_reference(cls, model: "FastDecoder") -> "FastDecoder":
+        """A reference-conditioned copy of an unconditioned decoder: the same weights, and `conv_in`'s new input
+        channels (for latent frame 0) zero, so it decodes exactly as `model` until trained."""
+        if model.config.reference:
+            raise ValueError("the decoder is already reference-conditioned")
+        cfg = FastDecoderConfig(**{**asdict(model.config), "reference": True})
+        new = cls(cfg).to(device=model.conv_in.weight.device, dtype=model.conv_in.weight.dtype)
+        sd = model.state_dict()
+        w = sd["conv_in.weight"]
+        sd["conv_in.weight"] = torch.cat([w, torch.zeros_like(w)], 1)
+        new.load_state_dict(sd)
+        return new.train(model.training)
+
     # ------------------------------------------------------------------ checkpoints
     def save_file(self, path: str | Path, extra_metadata: dict[str, str] | None = None,
                   storage_dtype: torch.dtype = torch.float16) -> None:
@@ -160,7 +195,8 @@ class FastDecoder(nn.Module):
             raise KeyLayoutError(f"{path}: no 'fast_decoder_config' in the safetensors metadata")
         d = json.loads(meta["fast_decoder_config"])
         cfg = FastDecoderConfig(latent_channels=d["latent_channels"], channels=tuple(d["channels"]),
-                                blocks=d["blocks"], time_upscale=tuple(d["time_upscale"]))
+                                blocks=d["blocks"], time_upscale=tuple(d["time_upscale"]),
+                                reference=bool(d.get("reference", False)))
         model = cls(cfg)
         check_and_load(model, load_file(str(path)), what=f"fast decoder checkpoint {path}")
         return model.to(device=device, dtype=dtype).eval()
@@ -170,7 +206,8 @@ class FastStreamDecoder:
     """Block-by-block decoding with the MemBlock state carried between calls.
 
     `decode_block(latents [B, n, C, h, w]) -> [B, frames, 3, 8h, 8w]` with frames = 1 + 4·(n − 1) on the first
-    call and 4·n afterwards; the concatenation equals `FastDecoder.decode` of the whole sequence."""
+    call and 4·n afterwards; the concatenation equals `FastDecoder.decode` of the whole sequence. A
+    reference-conditioned decoder keeps latent frame 0 of the first block as the stream's reference."""
 
     def __init__(self, model: FastDecoder, clamp: bool = True) -> None:
         self.model = model
@@ -179,11 +216,15 @@ class FastStreamDecoder:
 
     def reset(self) -> None:
         self.state: list | None = None
+        self.reference: torch.Tensor | None = None  # [B, 1, C, h, w], latent frame 0 (reference-conditioned only)
         self.frames_in = 0
 
     def decode_block(self, latents: torch.Tensor) -> torch.Tensor:
         p = next(self.model.parameters())
-        out, self.state = self.model(latents.to(device=p.device, dtype=p.dtype), self.state)
+        latents = latents.to(device=p.device, dtype=p.dtype)
+        if self.model.config.reference and self.frames_in == 0:
+            self.reference = latents[:, :1]
+        out, self.state = self.model(latents, self.state, self.reference)
         if self.frames_in == 0:
             out = out[:, self.model.config.time_factor - 1 :]
         self.frames_in += latents.shape[1]

@@ -82,8 +82,9 @@ def decoder_warmup_kwargs(args) -> dict:
     return {"decoder_warmup": args.decoder_warmup} if hasattr(args, "decoder_warmup") else {}
 
 
-DECODER_HELP = ("vae (default): the tiny Wan VAE decoder, holds the face longer, ~35 FPS on 2 CPU cores; "
-                "fast: the TAEHV-style decoder, ~4x faster, degrades sooner (docs/vae.md)")
+DECODER_HELP = ("vae (default): the tiny Wan VAE decoder, re-primed, the best picture, ~10 FPS on 2 CPU cores; "
+                "fast: the TAEHV-style decoder conditioned on the reference latent, ~10x faster, ~1 dB lower "
+                "(docs/vae.md)")
 
 
 def register(sub) -> None:

@@ -33,11 +33,11 @@ def build_tiny_models(
     from ..models.vae_tiny import build_tiny_vae, load_tiny_fast_decoder, load_tiny_vae
 
     if random_weights:
-        from ..models.vae_fast_decoder import FastDecoder
+        from ..models.vae_fast_decoder import TINY_FAST_DECODER, FastDecoder
 
         dit = build_dit("tiny", device=device, dtype=dtype, seed=0)
         vae = build_tiny_vae(device=device, dtype=dtype)
-        fast = FastDecoder().to(device=device, dtype=dtype).eval()
+        fast = FastDecoder(TINY_FAST_DECODER).to(device=device, dtype=dtype).eval()
     else:
         path = Path(student) if student else TINY_STUDENT
         if not path.is_file():
@@ -74,8 +74,9 @@ class AvatarPerformer:
 
 
 # Re-primed, crossfaded decoding (`models/vae_reprime.py`), by decoder: the VAE decoder drifts on long streams when
-# run continuously and holds with 1 latent frame of warm-up; the fast decoder gains less and flickers more, so it
-# stays continuous (docs/vae.md, "Re-primed decoding"). None = one continuous decoder.
+# run continuously and holds with 1 latent frame of warm-up; the fast decoder sees the reference latent at every
+# frame instead (session 23) and stays continuous (docs/vae.md, "Re-primed decoding", "A fast decoder that sees the
+# reference"). None = one continuous decoder.
 TINY_DECODER_WARMUP = {"vae": 1, "fast": None}
 
 

@@ -100,3 +100,41 @@ def test_mouth_weighted_reconstruction_covers_the_rendered_mouth():
     outside[..., 5, 5] = 1.0
     ratio = weighted_reconstruction(inside, x, w) / weighted_reconstruction(outside, x, w)
     assert torch.isclose(ratio, torch.tensor(10.0))
+
+
+@torch.no_grad()
+def test_teacher_pairs_can_decode_re_primed():
+    """`teacher_warmup`: the teacher pixels are the runtime's re-primed decode of the same latents."""
+    from livetalk.models.vae_fast_train import teacher_pairs
+    from livetalk.models.vae_reprime import FIRST_SPAN, decode_reprimed
+
+    torch.manual_seed(0)
+    vae = WanVAE.from_config({"base_dim": 8, "num_res_blocks": 1}).eval()
+    src = _Fixed(torch.rand(1, 57, 3, 16, 16) * 2 - 1)  # 15 latent frames: re-priming starts at latent 9
+    z, plain, _ = teacher_pairs(vae, src, 1, 57, seed=0)
+    z2, reprimed, _ = teacher_pairs(vae, src, 1, 57, seed=0, teacher_warmup=1)
+    torch.testing.assert_close(z2, z)
+    torch.testing.assert_close(reprimed, decode_reprimed(vae.stream_decoder, z, 1, first_span=FIRST_SPAN))
+    torch.testing.assert_close(reprimed[:, :33], plain[:, :33])
+    assert (reprimed[:, 37:] - plain[:, 37:]).abs().max() > 1e-4
+
+
+def test_reference_fast_decoder_from_a_plain_init_and_cached_pairs(tmp_path):
+    """`reference=True` over an unconditioned --init widens conv_in; the teacher pairs are cached and reused."""
+    vae_path = str(tmp_path / "vae.safetensors")
+    train_vae(VAETrainConfig(out=vae_path, max_steps=1, batch=1, frames=5, image_steps=0, stat_clips=1,
+                             heldout_clips=1, crop=0, save_every_min=1e9), log=lambda *_: None)
+    base = str(tmp_path / "fd.safetensors")
+    common = dict(vae=vae_path, clips=1, heldout=1, frames=5, batch=1, pairs=str(tmp_path / "pairs.pt"))
+    train_fast_decoder(FastDecoderTrainConfig(out=base, max_steps=1, channels=(8, 8, 8, 8), blocks=1, **common),
+                       log=lambda *_: None)
+    logs = []
+    out = str(tmp_path / "ref.safetensors")
+    train_fast_decoder(FastDecoderTrainConfig(out=out, init=base, reference=True, max_steps=1, **common),
+                       log=logs.append)
+    assert any("from " + str(tmp_path / "pairs.pt") in line for line in logs)
+    m = load_tiny_fast_decoder(out)
+    assert m.config.reference and m.conv_in.weight.shape[1] == 32
+    with pytest.raises(ValueError, match="reference-conditioned"):
+        train_fast_decoder(FastDecoderTrainConfig(out=str(tmp_path / "x.safetensors"), init=out, max_steps=1,
+                                                  **common), log=lambda *_: None)

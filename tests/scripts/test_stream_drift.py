@@ -1,5 +1,6 @@
 """scripts/stream_drift.py: PSNR by stretch of a long stream, the window-encoded ceiling, paired differences."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,18 @@ def test_ground_truth_latents_score_the_ceiling_and_noise_scores_low(tmp_path):
     check = subprocess.run([sys.executable, str(SCRIPT.parent / "reprime_check.py"), str(tmp_path / "gt.pt"),
                             "--reference", str(tmp_path / "world")], capture_output=True, text=True, timeout=300)
     assert check.returncode == 0, check.stderr[-2000:]
-    row = next(x for x in check.stdout.splitlines() if x.startswith("re-primed"))
-    values = [float(x.split()[-1]) for x in row.split("  ")[1:5]]
+    row = next(x for x in check.stdout.splitlines() if x.startswith("new "))
+    values = [float(v) for v in re.findall(r"psnr \S+ (-?[\d.]+)", row)]
+    assert len(values) == 4
     assert all(abs(a - b) < 0.01 for a, b in zip(values, reprimed))
+    # any two named decodes: the shipped fast decoder against itself differs by exactly nothing
+    same = subprocess.run([sys.executable, str(SCRIPT.parent / "reprime_check.py"), str(tmp_path / "gt.pt"),
+                           "--reference", str(tmp_path / "world"), "--base", "fast", "--new",
+                           "fast=livetalk/models/weights/tiny_vae_fast_decoder.safetensors:continuous"],
+                          capture_output=True, text=True, timeout=300, cwd=SCRIPT.parents[1])
+    assert same.returncode == 0, same.stderr[-2000:]
+    row = next(x for x in same.stdout.splitlines() if x.startswith("difference"))
+    assert all(float(x.split("±")[0].split()[-1]) == 0.0 for x in row.split("  ")[1:]), row
+    bad = subprocess.run([sys.executable, str(SCRIPT.parent / "reprime_check.py"), str(tmp_path / "gt.pt"),
+                          "--reference", str(tmp_path / "world"), "--new", "taehv"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "bad decode spec" in bad.stderr
