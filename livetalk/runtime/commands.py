@@ -83,7 +83,7 @@ def decoder_warmup_kwargs(args) -> dict:
 
 
 DECODER_HELP = ("vae (default): the tiny Wan VAE decoder, re-primed, the best picture, ~10 FPS on 2 CPU cores; "
-                "fast: the TAEHV-style decoder conditioned on the reference latent, ~10x faster, ~1 dB lower "
+                "fast: the TAEHV-style decoder conditioned on the reference latent, ~10x faster, ~0.5 dB lower "
                 "(docs/vae.md)")
 
 
