@@ -8,12 +8,14 @@ By default: continuous vs re-primed decoding of --decoder. `--base` / `--new` na
 `--base fast --new fast=candidate.safetensors` (two fast decoders, both continuous) or `--new vae:reprimed`.
 
 LONG.pt is a latent stream file of `scripts/tiny_distill.py --only generate-long` (`{"latents": [N, F, 16, h, w],
-"ids"}`, F = 32 latent frames = 125 pixel frames). Each stream is decoded by one continuous decoder and by a
-`RePrimedDecoder` (`livetalk/models/vae_reprime.py`), and scored against the ground truth: PSNR (dB) over pixel
-frames 0–32 / 33–64 / 65–96 / 97–124; flicker (mean |second difference| of luma, 0–255) over the whole stream,
-frames 1–31 and 32–123; and the boundary ratio (mean |Δluma| between the last frame of a block and the first of the
-next, over that inside blocks; ground truth ≈ 1.07). Prints means and paired differences (re-primed − continuous,
-± standard error over streams). docs/vae.md, "Re-primed decoding", was made with this.
+"ids"}`, F = 32 latent frames = 125 pixel frames). Each stream is decoded both ways (by default one continuous
+decoder and a `RePrimedDecoder`, `livetalk/models/vae_reprime.py`) and scored against the ground truth: PSNR (dB)
+over pixel frames 0–32 / 33–64 / 65–96 / 97–124; flicker (mean |second difference| of luma, 0–255) over the whole
+stream, frames 1–31 and 32–123; and the boundary ratio (mean |Δluma| between the last frame of a block and the first
+of the next, over that inside blocks; ground truth ≈ 1.07). Prints means and paired differences (new − base,
+± standard error over streams). `--out` JSON: per stream, "continuous" holds the base decode's scores and "reprimed"
+the new one's (the key names of the default comparison; "decodes" names both). docs/vae.md, "Re-primed decoding"
+and "A fast decoder that sees the reference", were made with this.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def main() -> None:
     late = r[:, 7] - c[:, 6]
     print(f"new flicker 32-123 − base flicker 1-31: {late.mean():+.3f} ± "
           f"{late.std(ddof=1) / np.sqrt(len(late)) if len(late) > 1 else 0:.3f}")
-    if args.out:  # keys "continuous" / "reprimed" hold the base / new decode (names in "decodes")
+    if args.out:
         with open(args.out, "w") as f:
             json.dump({"columns": COLUMNS, "decodes": names, "streams": rows}, f)
 

@@ -59,6 +59,11 @@ TINY_FAST_DECODER = FastDecoderConfig(reference=True)
 FULL_FAST_DECODER = FastDecoderConfig(channels=(256, 128, 64, 64), blocks=3)
 
 
+def _soft_clamp(z: torch.Tensor) -> torch.Tensor:
+    """The decoder's input squashing, 3·tanh(z/3), for latent frames and the reference alike."""
+    return 3.0 * torch.tanh(z / 3.0)
+
+
 def _conv(cin: int, cout: int, bias: bool = True) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, padding=1, bias=bias)
 
@@ -119,7 +124,7 @@ class FastDecoder(nn.Module):
         may pass None: its own first frame is used)."""
         B, Fr, C, h, w = latents.shape
         state = list(state) if state is not None else [None] * self.num_memblocks
-        x = 3.0 * torch.tanh(latents / 3.0)
+        x = _soft_clamp(latents)
         if self.config.reference:
             if reference is None:
                 if state[0] is not None:
@@ -128,7 +133,7 @@ class FastDecoder(nn.Module):
                 reference = latents[:, :1]
             if reference.shape != (B, 1, C, h, w):
                 raise ValueError(f"reference must be [B, 1, C, h, w] = {(B, 1, C, h, w)}, got {tuple(reference.shape)}")
-            x = torch.cat([x, (3.0 * torch.tanh(reference / 3.0)).expand(B, Fr, C, h, w)], 2)
+            x = torch.cat([x, _soft_clamp(reference).expand(B, Fr, C, h, w)], 2)
         elif reference is not None:
             raise ValueError("this fast decoder is not reference-conditioned (config.reference is False)")
         x = F.relu(self.conv_in(x.reshape(B * Fr, x.shape[2], h, w))).reshape(B, Fr, -1, h, w)
