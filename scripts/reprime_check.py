@@ -1,7 +1,8 @@
 """Two decodes of the same long streams, paired: PSNR by stretch, flicker, block-boundary jumps.
 
     python scripts/reprime_check.py --reference world_eval LONG.pt [--decoder vae|fast] [--warmup 1] [--first-span 9]
-        [--streams 0:40] [--out per_stream.json] [--base SPEC --new SPEC]
+        [--streams 0:40] [--out per_stream.json] [--base SPEC|none --new SPEC] [--batch 8]
+    python scripts/reprime_check.py --pair A.json:B.json [C.json:D.json ...] [--key reprimed]
 
 By default: continuous vs re-primed decoding of --decoder. `--base` / `--new` name any two decodes, as
 `DECODER[=CHECKPOINT][:reprimed]`, DECODER `vae` or `fast` (checkpoint default: the shipped one), e.g.
@@ -16,6 +17,12 @@ of the next, over that inside blocks; ground truth ≈ 1.07). Prints means and p
 ± standard error over streams). `--out` JSON: per stream, "continuous" holds the base decode's scores and "reprimed"
 the new one's (the key names of the default comparison; "decodes" names both). docs/vae.md, "Re-primed decoding"
 and "A fast decoder that sees the reference", were made with this.
+
+`--base none` scores the new decode only (half the time; "continuous" is absent from --out). `--batch N` decodes N
+streams at once (same numbers, faster). `--pair A.json:B.json` compares two such files of different students on the
+same streams instead of decoding anything: A − B per column (key "reprimed" by default), plus the means of the
+four stretches ("all") and of frames 65–124, paired over the streams both hold (mean ± standard error).
+docs/results.md, "Long rollouts on the unguided lineage" (session 24), was scored this way.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import numpy as np
 import torch
 
 from livetalk.data.dataset import TalkingHeadDataset
+from livetalk.eval.metrics.stats import mean_sem
 from livetalk.eval.metrics.artifacts import flicker, luminance
 from livetalk.models.vae import frames_to_video
 from livetalk.models.vae_metrics import psnr
@@ -61,10 +69,37 @@ def decode_fn(spec: str, warmup: int, first_span: int):
     return dec.decode
 
 
+def pair(spec: str, key: str) -> list[str]:
+    """`A.json:B.json` (two `--out` files) → printed lines: each file's means and A − B ± s.e. per column, over the
+    streams both hold, with "all" (mean of the four stretches) and "65-124" (of the last two) added."""
+    a_path, _, b_path = spec.partition(":")
+    a, b = (json.load(open(p)) for p in (a_path, b_path))
+    if a["columns"] != b["columns"]:
+        raise SystemExit(f"{spec}: the two files have different columns")
+    common = sorted(set(a["streams"]) & set(b["streams"]))
+    if not common:
+        raise SystemExit(f"{spec}: the two files share no stream")
+    missing = [p for p, f in ((a_path, a), (b_path, b)) if any(key not in f["streams"][i] for i in common)]
+    if missing:
+        raise SystemExit(f"{spec}: no '{key}' scores in {', '.join(missing)}")
+
+    def table(f: dict) -> np.ndarray:
+        x = np.array([f["streams"][i][key] for i in common])  # [streams, columns], PSNR stretches first
+        return np.c_[x, x[:, :4].mean(1), x[:, 2:4].mean(1)]
+
+    names = [c.replace("psnr ", "") for c in a["columns"]] + ["all", "65-124"]
+    x, y = table(a), table(b)
+    stats = [mean_sem(list(x[:, j] - y[:, j]), ddof=1) for j in range(len(names))]
+    return [f"{a_path} - {b_path}: {len(common)} streams, key {key}",
+            "A    " + "  ".join(f"{n} {v:.2f}" for n, v in zip(names, x.mean(0))),
+            "B    " + "  ".join(f"{n} {v:.2f}" for n, v in zip(names, y.mean(0))),
+            "A-B  " + "  ".join(f"{n} {m:+.2f} ± {e:.2f}" for n, (m, e) in zip(names, stats))]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("file")
-    ap.add_argument("--reference", required=True, help="world folder of the streamed clips (>= 125 frames)")
+    ap.add_argument("file", nargs="?", help="latent stream file (not with --pair)")
+    ap.add_argument("--reference", default="", help="world folder of the streamed clips (>= 125 frames)")
     ap.add_argument("--decoder", default="vae", choices=["vae", "fast"])
     ap.add_argument("--base", default="", help="DECODER[=CHECKPOINT][:reprimed] (default: --decoder, continuous)")
     ap.add_argument("--new", default="", help="DECODER[=CHECKPOINT][:reprimed] (default: --decoder, re-primed)")
@@ -73,9 +108,20 @@ def main() -> None:
     ap.add_argument("--streams", default="", help="lo:hi, a slice of the file's streams (default: all)")
     ap.add_argument("--out", default="", help="per-stream scores as JSON")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=1, help="streams decoded at once")
+    ap.add_argument("--pair", nargs="+", default=None, help="A.json:B.json ...: compare --out files, decode nothing")
+    ap.add_argument("--key", default="reprimed", help="--pair: which decode's scores (reprimed or continuous)")
     args = ap.parse_args()
+    if args.pair:
+        for spec in args.pair:
+            print("\n".join(pair(spec, args.key)))
+        return
+    if not args.file or not args.reference:
+        ap.error("a stream file and --reference are needed (or --pair)")
+    if args.batch < 1:
+        ap.error("--batch must be >= 1")
     torch.set_num_threads(args.threads)
-    base = decode_fn(args.base or args.decoder, args.warmup, args.first_span)
+    base = None if args.base == "none" else decode_fn(args.base or args.decoder, args.warmup, args.first_span)
     new = decode_fn(args.new or f"{args.decoder}:reprimed", args.warmup, args.first_span)
     ref = TalkingHeadDataset(args.reference)
     index = {c: i for i, c in enumerate(ref.ids())}
@@ -83,16 +129,27 @@ def main() -> None:
     lo, hi = (int(v) for v in args.streams.split(":")) if args.streams else (0, len(data["ids"]))
     rows = {}
     with torch.no_grad():
-        for k in range(lo, hi):
-            wid = data["ids"][k]
-            video = frames_to_video(ref[index[wid.split("#")[0]]].frames[:125])
-            z = data["latents"][k : k + 1].float()
-            rows[wid] = {"continuous": scores(base(z), video), "reprimed": scores(new(z), video)}
-    c = np.array([r["continuous"] for r in rows.values()])
+        for s in range(lo, hi, args.batch):
+            z = data["latents"][s : min(s + args.batch, hi)].float()  # [b, F, C, h, w]
+            yb, yn = (None if base is None else base(z)), new(z)  # [b, T, 3, H, W]
+            for j in range(z.shape[0]):
+                wid = data["ids"][s + j]
+                video = frames_to_video(ref[index[wid.split("#")[0]]].frames[:125])
+                rows[wid] = {"reprimed": scores(yn[j : j + 1], video)}
+                if yb is not None:
+                    rows[wid]["continuous"] = scores(yb[j : j + 1], video)
     r = np.array([r["reprimed"] for r in rows.values()])
+    names = (args.base or args.decoder, args.new or f"{args.decoder}:reprimed")
+    if base is None:
+        print(f"{len(rows)} streams, {names[1]}, warm-up {args.warmup}, first span {args.first_span}")
+        print(f"{'new':11s} " + "  ".join(f"{k} {v:.2f}" for k, v in zip(COLUMNS, r.mean(0))))
+        if args.out:
+            with open(args.out, "w") as f:
+                json.dump({"columns": COLUMNS, "decodes": names, "streams": rows}, f)
+        return
+    c = np.array([r["continuous"] for r in rows.values()])
     d = r - c
     sem = d.std(0, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.zeros(d.shape[1])
-    names = (args.base or args.decoder, args.new or f"{args.decoder}:reprimed")
     print(f"{len(rows)} streams, base {names[0]}, new {names[1]}, warm-up {args.warmup}, first span {args.first_span}")
     for name, m in (("base", c.mean(0)), ("new", r.mean(0))):
         print(f"{name:11s} " + "  ".join(f"{k} {v:.2f}" for k, v in zip(COLUMNS, m)))

@@ -1,5 +1,6 @@
 """scripts/stream_drift.py: PSNR by stretch of a long stream, the window-encoded ceiling, paired differences."""
 
+import json
 import re
 import subprocess
 import sys
@@ -78,3 +79,47 @@ def test_ground_truth_latents_score_the_ceiling_and_noise_scores_low(tmp_path):
     bad = subprocess.run([sys.executable, str(SCRIPT.parent / "reprime_check.py"), str(tmp_path / "gt.pt"),
                           "--reference", str(tmp_path / "world"), "--new", "taehv"], capture_output=True, text=True)
     assert bad.returncode != 0 and "bad decode spec" in bad.stderr
+
+
+def test_reprime_check_batches_scores_one_decode_and_pairs_files(tmp_path):
+    """--batch gives the per-stream numbers of one-at-a-time decoding; --base none scores only the new decode;
+    --pair compares two --out files stream by stream, and refuses files with nothing in common."""
+    synth_dataset(tmp_path / "world", 1, ClipConfig(duration_s=8.0))
+    ds = TalkingHeadDataset(tmp_path / "world")
+    with torch.no_grad():
+        z = window_latents(load_tiny_vae(None), frames_to_video(ds[0].frames[:125]))  # [1, 32, 16, 8, 8]
+    cid = ds.ids()[0]
+    g = torch.Generator().manual_seed(0)
+    noisy = torch.cat([z, z + 0.5 * torch.randn(z.shape, generator=g), z + 3 * torch.randn(z.shape, generator=g)])
+    torch.save({"latents": noisy.half(), "ids": [f"{cid}#{k}" for k in range(3)]}, tmp_path / "a.pt")
+    torch.save({"latents": z.half(), "ids": [f"{cid}#2"]}, tmp_path / "b.pt")
+    check = SCRIPT.parent / "reprime_check.py"
+    run = lambda *a: subprocess.run([sys.executable, str(check), *map(str, a)],  # noqa: E731
+                                    capture_output=True, text=True, timeout=300)
+    world = ("--reference", tmp_path / "world")
+    r1 = run(tmp_path / "a.pt", *world, "--out", tmp_path / "one.json")
+    r2 = run(tmp_path / "a.pt", *world, "--base", "none", "--batch", 2, "--out", tmp_path / "two.json")
+    r3 = run(tmp_path / "b.pt", *world, "--base", "none", "--out", tmp_path / "b.json")
+    for r in (r1, r2, r3):
+        assert r.returncode == 0, r.stderr[-2000:]
+    one, two = (json.loads((tmp_path / f).read_text()) for f in ("one.json", "two.json"))
+    assert set(one["streams"]) == set(two["streams"]) and len(two["streams"]) == 3
+    for k, row in two["streams"].items():
+        assert set(row) == {"reprimed"} and set(one["streams"][k]) == {"continuous", "reprimed"}
+        assert max(abs(x - y) for x, y in zip(row["reprimed"], one["streams"][k]["reprimed"])) < 1e-3
+    # a − b over the one shared stream (#2, noise 3 against clean): the difference of the two files' own numbers
+    p = run("--pair", f"{tmp_path / 'two.json'}:{tmp_path / 'b.json'}")
+    assert p.returncode == 0, p.stderr[-2000:]
+    lines = p.stdout.splitlines()
+    assert "1 streams" in lines[0]
+    diff = {k: v for k, v, _ in re.findall(r"(\S+) ([+-][\d.]+) ± ([\d.]+)", lines[3])}
+    b_row = json.loads((tmp_path / "b.json").read_text())["streams"][f"{cid}#2"]["reprimed"]
+    a_row = two["streams"][f"{cid}#2"]["reprimed"]
+    assert abs(float(diff["0-32"]) - (a_row[0] - b_row[0])) < 0.01 and float(diff["all"]) < -0.5
+    assert abs(float(diff["all"]) - sum(a - b for a, b in zip(a_row[:4], b_row[:4])) / 4) < 0.01
+    # continuous scores were not made for b.json: asking for them is an error, not a silent zero
+    bad = run("--pair", f"{tmp_path / 'one.json'}:{tmp_path / 'b.json'}", "--key", "continuous")
+    assert bad.returncode != 0 and "no 'continuous' scores" in bad.stderr
+    (tmp_path / "c.json").write_text(json.dumps({**two, "streams": {"other#0": two["streams"][f"{cid}#0"]}}))
+    none = run("--pair", f"{tmp_path / 'b.json'}:{tmp_path / 'c.json'}")
+    assert none.returncode != 0 and "share no stream" in none.stderr
