@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from livetalk.data.dataset import TalkingHeadDataset
-from livetalk.eval.metrics.stats import mean_sem
 from livetalk.eval.metrics.artifacts import flicker, luminance
+from livetalk.eval.paired import paired_differences
 from livetalk.models.vae import frames_to_video
 from livetalk.models.vae_metrics import psnr
 from livetalk.models.vae_reprime import FIRST_SPAN, decode_reprimed
@@ -71,7 +71,8 @@ def decode_fn(spec: str, warmup: int, first_span: int):
 
 def pair(spec: str, key: str) -> list[str]:
     """`A.json:B.json` (two `--out` files) → printed lines: each file's means and A − B ± s.e. per column, over the
-    streams both hold, with "all" (mean of the four stretches) and "65-124" (of the last two) added."""
+    streams both hold (`livetalk.eval.paired`), with "all" (mean of the four stretches) and "65-124" (of the last
+    two) added."""
     a_path, _, b_path = spec.partition(":")
     a, b = (json.load(open(p)) for p in (a_path, b_path))
     if a["columns"] != b["columns"]:
@@ -82,18 +83,20 @@ def pair(spec: str, key: str) -> list[str]:
     missing = [p for p, f in ((a_path, a), (b_path, b)) if any(key not in f["streams"][i] for i in common)]
     if missing:
         raise SystemExit(f"{spec}: no '{key}' scores in {', '.join(missing)}")
+    names = tuple(c.replace("psnr ", "") for c in a["columns"]) + ("all", "65-124")
 
-    def table(f: dict) -> np.ndarray:
+    def per_stream(f: dict) -> dict[str, dict[str, float]]:
         x = np.array([f["streams"][i][key] for i in common])  # [streams, columns], PSNR stretches first
-        return np.c_[x, x[:, :4].mean(1), x[:, 2:4].mean(1)]
+        x = np.c_[x, x[:, :4].mean(1), x[:, 2:4].mean(1)]
+        return {i: dict(zip(names, map(float, row))) for i, row in zip(common, x)}
 
-    names = [c.replace("psnr ", "") for c in a["columns"]] + ["all", "65-124"]
-    x, y = table(a), table(b)
-    stats = [mean_sem(list(x[:, j] - y[:, j]), ddof=1) for j in range(len(names))]
+    x, y = per_stream(a), per_stream(b)
+    d = paired_differences(x, y, names)
+    mean = lambda rows, n: float(np.mean([r[n] for r in rows.values()]))  # noqa: E731
     return [f"{a_path} - {b_path}: {len(common)} streams, key {key}",
-            "A    " + "  ".join(f"{n} {v:.2f}" for n, v in zip(names, x.mean(0))),
-            "B    " + "  ".join(f"{n} {v:.2f}" for n, v in zip(names, y.mean(0))),
-            "A-B  " + "  ".join(f"{n} {m:+.2f} ± {e:.2f}" for n, (m, e) in zip(names, stats))]
+            "A    " + "  ".join(f"{n} {mean(x, n):.2f}" for n in names),
+            "B    " + "  ".join(f"{n} {mean(y, n):.2f}" for n in names),
+            "A-B  " + "  ".join(f"{n} {d[n]['diff']:+.2f} ± {d[n]['sem']:.2f}" for n in names)]
 
 
 def main() -> None:
@@ -140,12 +143,12 @@ def main() -> None:
                     rows[wid]["continuous"] = scores(yb[j : j + 1], video)
     r = np.array([r["reprimed"] for r in rows.values()])
     names = (args.base or args.decoder, args.new or f"{args.decoder}:reprimed")
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"columns": COLUMNS, "decodes": names, "streams": rows}, f)
     if base is None:
         print(f"{len(rows)} streams, {names[1]}, warm-up {args.warmup}, first span {args.first_span}")
         print(f"{'new':11s} " + "  ".join(f"{k} {v:.2f}" for k, v in zip(COLUMNS, r.mean(0))))
-        if args.out:
-            with open(args.out, "w") as f:
-                json.dump({"columns": COLUMNS, "decodes": names, "streams": rows}, f)
         return
     c = np.array([r["continuous"] for r in rows.values()])
     d = r - c
@@ -157,9 +160,6 @@ def main() -> None:
     late = r[:, 7] - c[:, 6]
     print(f"new flicker 32-123 − base flicker 1-31: {late.mean():+.3f} ± "
           f"{late.std(ddof=1) / np.sqrt(len(late)) if len(late) > 1 else 0:.3f}")
-    if args.out:
-        with open(args.out, "w") as f:
-            json.dump({"columns": COLUMNS, "decodes": names, "streams": rows}, f)
 
 
 if __name__ == "__main__":
