@@ -102,7 +102,8 @@ def main() -> None:
                     help="teacher guidance (text and audio) of the ODE pairs; 1 = none (docs/results.md, session 16)")
     ap.add_argument("--dmd-batch", type=int, default=16)
     ap.add_argument("--dmd-steps", type=int, default=160)
-    ap.add_argument("--models", nargs="*", default=None, help="generate / generate-long: only these models")
+    ap.add_argument("--models", nargs="*", default=None,
+                    help="generate / generate-long: only these models (generate-long: the teacher only if named)")
     ap.add_argument("--teacher-eval-steps", type=int, default=48,
                     help="generate: the teacher's Euler steps (3 network evaluations each at CFG > 1)")
     ap.add_argument("--teacher-eval-cfg", type=float, default=3.0,
@@ -110,7 +111,8 @@ def main() -> None:
     ap.add_argument("--eval-variant", default="", choices=["", "clean", "raw", "curated"],
                     help="generate: give every model these conditions (default: each its own recipe's)")
     ap.add_argument("--eval-long", default="", help="latent file of long eval clips: the students stream them "
-                    "(KV cache with sinks and a rolling window) → out/long_<model>.pt")
+                    "(KV cache with sinks and a rolling window; the teacher, if named in --models, samples them whole) → "
+                    "out/long_<model>.pt")
     ap.add_argument("--context-noise", type=float, default=0.0,
                     help="generate / generate-long: the students' cache passes re-noise each block to this timestep "
                     "(0 = clean, as published)")
@@ -156,9 +158,12 @@ def main() -> None:
     if "generate" in run:
         generate(pick(models), args.eval, out, args.device, teacher_steps=args.teacher_eval_steps,
                  cfg_scale=args.teacher_eval_cfg, context_noise=args.context_noise, suffix=args.suffix)
-    if "generate-long" in run and args.eval_long:  # students only: the bidirectional teacher has no streaming mode
-        generate(pick([k for k in models if k != "teacher"]), args.eval_long, out, args.device, teacher_steps=48,
-                 cfg_scale=3.0, prefix="long_", context_noise=args.context_noise, suffix=args.suffix)
+    if "generate-long" in run and args.eval_long:
+        # the students stream; the bidirectional teacher samples each long clip whole (positions past its training
+        # windows), and only when named in --models
+        names = [k for k in models if k != "teacher" or (args.models and "teacher" in args.models)]
+        generate(pick(names), args.eval_long, out, args.device, teacher_steps=args.teacher_eval_steps,
+                 cfg_scale=args.teacher_eval_cfg, prefix="long_", context_noise=args.context_noise, suffix=args.suffix)
 
 
 if __name__ == "__main__":
