@@ -207,6 +207,7 @@ class TeacherStage(Stage):
 
     def __init__(self, cfg: TrainConfig):
         super().__init__(cfg)
+        self.mix_data = _data(cfg, cfg.mix_data, 2) if cfg.mix_data else None
         self.audio_stats = self._standardise_audio() if cfg.audio_standardise else None
         fold = None
         if self.audio_stats is not None and cfg.init:  # the init was trained on raw features: same function
@@ -219,7 +220,7 @@ class TeacherStage(Stage):
         if self.train_data.audio is None:
             raise ValueError("audio_standardise needs data with audio features")
         stats = audio_stats(self.train_data.audio)
-        for data in (self.train_data, self.eval_data):
+        for data in (self.train_data, self.eval_data, self.mix_data):
             if data is not None:
                 data.audio = standardise_audio(data.audio, *stats)
         return stats
@@ -230,12 +231,21 @@ class TeacherStage(Stage):
     def optimizers(self):
         return {"opt": (self.model, self.opt)}
 
+    def step_data(self, step: int) -> LatentClips:
+        """This step's training file: `mix_data` on a share `mix_share` of the steps (seeded by the seed and the step
+        only, so every rank and a resumed run draw the same), else `data`."""
+        if self.mix_data is None:
+            return self.train_data
+        g = torch.Generator().manual_seed(self.cfg.seed * 15485863 + step)
+        return self.mix_data if float(torch.rand((), generator=g)) < self.cfg.mix_share else self.train_data
+
     def train_step(self, step: int, gens: torch.Generator | list[torch.Generator]) -> dict:
         gens = _micro_batches(gens)
         cfg = self.cfg
+        data = self.step_data(step)
 
         def micro_batch_loss(g):
-            b = self.batch(g)
+            b = self.batch(g, data)
             return teacher_loss(self.model, b, self.schedule, shift=cfg.shift, p_drop_text=cfg.p_drop_text,
                                 p_drop_audio=cfg.p_drop_audio, generator=g, weights=_mouth(cfg, b.latents))
 

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -155,3 +156,26 @@ def test_log_lines_average_the_steps_since_the_last_line(tmp_path):
     lines = [json.loads(line) for line in open(tmp_path / "d" / "log.jsonl")]
     assert [x["step"] for x in lines] == [2, 4]
     assert all("gen_loss" in x and "critic_loss" in x for x in lines)  # generator steps 1 and 3 (0-based 0, 2)
+
+
+def test_mix_data_trains_the_teacher_on_two_clip_lengths(tmp_path):
+    """`mix_data`: a share `mix_share` of the steps draws its batch from a second file of another clip length; the
+    draw depends on the seed and the step only (same on every rank and after a resume), and a run trains on both."""
+    from livetalk.distill.data import LatentClips
+    from livetalk.distill.stages import TeacherStage
+
+    long = LatentClips.random("micro", 4, 12, 4, seed=7)
+    torch.save({"latents": long.latents, "ref": long.ref, "audio": long.audio, "context": long.context,
+                "neg_context": long.neg_context}, tmp_path / "long.pt")
+    cfg = _cfg("teacher", tmp_path / "run", "steps=4", f"mix_data={tmp_path / 'long.pt'}", "mix_share=0.5")
+    stage = TeacherStage(cfg)
+    frames = [stage.step_data(s).latents.shape[1] for s in range(40)]
+    assert set(frames) == {6, 12} and 10 <= frames.count(12) <= 30  # both lengths, about half each
+    assert frames == [TeacherStage(cfg).step_data(s).latents.shape[1] for s in range(40)]  # reproducible
+    assert Path(train(cfg, progress=False)["exported"][0]).is_file()
+    plain = TeacherStage(_cfg("teacher", tmp_path / "plain", "steps=1"))
+    assert all(plain.step_data(s) is plain.train_data for s in range(5))
+    with pytest.raises(ValueError, match="teacher stage only"):
+        _cfg("ode", tmp_path / "c", f"mix_data={tmp_path / 'long.pt'}")
+    with pytest.raises(ValueError, match="mix_share"):
+        _cfg("teacher", tmp_path / "d", "mix_share=1.0")
