@@ -160,10 +160,10 @@ def main() -> None:
                  cfg_scale=args.teacher_eval_cfg, context_noise=args.context_noise, suffix=args.suffix)
     if "generate-long" in run and args.eval_long:
         # the students stream; the bidirectional teacher samples each long clip whole (positions past its training
-        # windows), and only when named in --models
-        names = [k for k in models if k != "teacher" or (args.models and "teacher" in args.models)]
-        generate(pick(names), args.eval_long, out, args.device, teacher_steps=args.teacher_eval_steps,
-                 cfg_scale=args.teacher_eval_cfg, prefix="long_", context_noise=args.context_noise, suffix=args.suffix)
+        # windows), and only when named in --models (`pick` keeps only the named ones)
+        generate(pick([k for k in models if k != "teacher" or args.models]), args.eval_long, out, args.device,
+                 teacher_steps=args.teacher_eval_steps, cfg_scale=args.teacher_eval_cfg, prefix="long_",
+                 context_noise=args.context_noise, suffix=args.suffix)
 
 
 if __name__ == "__main__":

@@ -134,6 +134,12 @@ def _data(cfg: TrainConfig, path: str, seed_offset: int) -> LatentClips:
     return LatentClips.random(cfg.preset, n, cfg.frames, cfg.latent_size, cfg.seed + seed_offset)
 
 
+def _step_generator(seed: int, salt: int, step: int) -> torch.Generator:
+    """A draw shared by all ranks and by a resumed run: seeded by the run's seed and the step only (`salt`, a prime,
+    keeps the draws of different uses apart)."""
+    return torch.Generator().manual_seed(seed * salt + step)
+
+
 class Stage:
     name = "stage"
 
@@ -236,7 +242,7 @@ class TeacherStage(Stage):
         only, so every rank and a resumed run draw the same), else `data`."""
         if self.mix_data is None:
             return self.train_data
-        g = torch.Generator().manual_seed(self.cfg.seed * 15485863 + step)
+        g = _step_generator(self.cfg.seed, 15485863, step)
         return self.mix_data if float(torch.rand((), generator=g)) < self.cfg.mix_share else self.train_data
 
     def train_step(self, step: int, gens: torch.Generator | list[torch.Generator]) -> dict:
@@ -406,7 +412,7 @@ class DMDStage(Stage):
 
     def _exit_index(self, step: int) -> int:
         """Shared by all blocks and all ranks (seeded by the step only)."""
-        return int(torch.randint(0, 4, (1,), generator=torch.Generator().manual_seed(self.cfg.seed * 7919 + step)))
+        return int(torch.randint(0, 4, (1,), generator=_step_generator(self.cfg.seed, 7919, step)))
 
     def _window_end(self, step: int, frames: int) -> int:
         """Long rollouts: the last latent frame (exclusive) streamed this step, a multiple of the block: the first
@@ -416,7 +422,7 @@ class DMDStage(Stage):
         ends = list(range(w, frames - frames % b + 1, b))
         if not ends:
             raise ValueError(f"rollout_window {w} is longer than the training clips ({frames} latent frames)")
-        g = torch.Generator().manual_seed(self.cfg.seed * 104729 + step)
+        g = _step_generator(self.cfg.seed, 104729, step)
         first = self.cfg.rollout_first_p > 0 and float(torch.rand((), generator=g)) < self.cfg.rollout_first_p
         return w if first else ends[int(torch.randint(0, len(ends), (1,), generator=g))]
 
