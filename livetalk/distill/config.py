@@ -52,9 +52,10 @@ class TrainConfig:
     # data: "random" (shapes only, smoke tests) or a prepared latent file (livetalk train prepare)
     data: str = "random"  # or PATH:VARIANT (clean / raw / curated; condition curation is a data variant)
     eval_data: str = ""
-    # teacher stage: a second latent file of another clip length (PATH:VARIANT, e.g. whole 33-frame clips beside
-    # 9-frame windows); a share `mix_share` of the steps draws its batch from it (seeded by the step), so one run
-    # trains both lengths (docs/results.md, "A teacher trained on long clips": one after the other forgets)
+    # teacher and dmd stages: a second latent file of another clip length (PATH:VARIANT, e.g. whole 33-frame clips
+    # beside 9-frame windows); a share `mix_share` of the steps draws its batch from it (seeded by the step), so one
+    # run trains both lengths (docs/results.md, "A teacher trained on long clips": one after the other forgets). In
+    # DMD the student then rolls out both lengths and the real score and critic judge both.
     mix_data: str = ""
     mix_share: float = 0.5
     frames: int = 6  # latent frames per clip (random data)
@@ -134,8 +135,8 @@ class TrainConfig:
         if self.audio_standardise and self.stage != "teacher":
             raise ValueError("audio_standardise applies to the teacher stage only (ODE and DMD load the teacher as "
                              "exported, for raw audio features)")
-        if self.mix_data and self.stage != "teacher":
-            raise ValueError("mix_data applies to the teacher stage only")
+        if self.mix_data and self.stage not in ("teacher", "dmd"):
+            raise ValueError("mix_data applies to the teacher and dmd stages only")
         if not 0 < self.mix_share < 1:
             raise ValueError(f"mix_share must be in (0, 1), got {self.mix_share}")
         if not 0 <= self.rollout_first_p <= 1:

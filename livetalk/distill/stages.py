@@ -148,6 +148,7 @@ class Stage:
         self.schedule = FlowMatchSchedule(1000, cfg.shift)
         self.train_data = _data(cfg, cfg.data, 0)
         self.eval_data = _data(cfg, cfg.eval_data, 1) if (cfg.eval_data or cfg.data == "random") else None
+        self.mix_data = _data(cfg, cfg.mix_data, 2) if cfg.mix_data else None
         self.history: list[dict] = []
 
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -176,6 +177,14 @@ class Stage:
                 print(f"[train {self.cfg.stage}] {k}: the config's {', '.join(changed)} replace the checkpoint's",
                       flush=True)
         self.history = list(state.get("history", []))
+
+    def step_data(self, step: int) -> LatentClips:
+        """This step's training file: `mix_data` on a share `mix_share` of the steps (seeded by the seed and the step
+        only, so every rank and a resumed run draw the same), else `data`."""
+        if self.mix_data is None:
+            return self.train_data
+        g = _step_generator(self.cfg.seed, 15485863, step)
+        return self.mix_data if float(torch.rand((), generator=g)) < self.cfg.mix_share else self.train_data
 
     def batch(self, generator: torch.Generator, data: LatentClips | None = None):
         data = data or self.train_data
@@ -213,7 +222,6 @@ class TeacherStage(Stage):
 
     def __init__(self, cfg: TrainConfig):
         super().__init__(cfg)
-        self.mix_data = _data(cfg, cfg.mix_data, 2) if cfg.mix_data else None
         self.audio_stats = self._standardise_audio() if cfg.audio_standardise else None
         fold = None
         if self.audio_stats is not None and cfg.init:  # the init was trained on raw features: same function
@@ -236,14 +244,6 @@ class TeacherStage(Stage):
 
     def optimizers(self):
         return {"opt": (self.model, self.opt)}
-
-    def step_data(self, step: int) -> LatentClips:
-        """This step's training file: `mix_data` on a share `mix_share` of the steps (seeded by the seed and the step
-        only, so every rank and a resumed run draw the same), else `data`."""
-        if self.mix_data is None:
-            return self.train_data
-        g = _step_generator(self.cfg.seed, 15485863, step)
-        return self.mix_data if float(torch.rand((), generator=g)) < self.cfg.mix_share else self.train_data
 
     def train_step(self, step: int, gens: torch.Generator | list[torch.Generator]) -> dict:
         gens = _micro_batches(gens)
@@ -442,7 +442,8 @@ class DMDStage(Stage):
         gens = _micro_batches(gens)
         cfg = self.cfg
         n = len(gens)
-        batches = [self.batch(g) for g in gens]
+        data = self.step_data(step)  # one clip length per step (`mix_data`): the micro-batches stack alike
+        batches = [self.batch(g, data) for g in gens]
         kw = dict(shift=cfg.shift, t_min=cfg.t_min, t_max=cfg.t_max)
         exit_index = self._exit_index(step)
 

@@ -1,6 +1,7 @@
 """Trainer: deterministic resume after a kill, all three stages end to end, 2-process data parallel (gloo)."""
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -111,7 +112,7 @@ def test_audio_standardise_folds_the_init_and_exports_for_raw_features(tmp_path)
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
     folded = TeacherStage(cfg).model.state_dict()["audio_proj.proj.weight"]
     assert not torch.allclose(folded, a["audio_proj.proj.weight"], atol=1e-3)  # the stage trains folded weights
-    with pytest.raises(ValueError, match="teacher stage only"):
+    with pytest.raises(ValueError, match="teacher and dmd stages only"):
         _cfg("ode", tmp_path / "c", "audio_standardise=true")
 
 
@@ -175,7 +176,38 @@ def test_mix_data_trains_the_teacher_on_two_clip_lengths(tmp_path):
     assert Path(train(cfg, progress=False)["exported"][0]).is_file()
     plain = TeacherStage(_cfg("teacher", tmp_path / "plain", "steps=1"))
     assert all(plain.step_data(s) is plain.train_data for s in range(5))
-    with pytest.raises(ValueError, match="teacher stage only"):
+    with pytest.raises(ValueError, match="teacher and dmd stages only"):
         _cfg("ode", tmp_path / "c", f"mix_data={tmp_path / 'long.pt'}")
     with pytest.raises(ValueError, match="mix_share"):
         _cfg("teacher", tmp_path / "d", "mix_share=1.0")
+
+
+def test_mix_data_rolls_out_both_clip_lengths_in_dmd(tmp_path):
+    """DMD with `mix_data`: each step rolls out and scores the clip length its step draws (all micro-batches
+    alike), so a teacher trained on both lengths is asked about both; the run trains and exports."""
+    from livetalk.distill.data import LatentClips
+    from livetalk.distill.stages import DMDStage
+
+    long = LatentClips.random("micro", 4, 12, 4, seed=7)
+    torch.save({"latents": long.latents, "ref": long.ref, "audio": long.audio, "context": long.context,
+                "neg_context": long.neg_context}, tmp_path / "long.pt")
+    teacher = train(_cfg("teacher", tmp_path / "t", "steps=1"), progress=False)["exported"][0]
+    opts = ["steps=6", "gen_update_every=2", f"teacher={teacher}", f"init={teacher}",
+            f"mix_data={tmp_path / 'long.pt'}", "mix_share=0.5", "grad_accum=2"]
+    stage = DMDStage(_cfg("dmd", tmp_path / "probe", *opts))
+    seen = []
+    rollout = stage._rollout
+    stage._rollout = lambda batch, g, step, exit_index: seen.append((step, batch.num_frames)) or rollout(
+        batch, g, step, exit_index)
+    steps = [s for s in range(12) if stage.step_data(s).latents.shape[1] == 12][:1] + \
+        [s for s in range(12) if stage.step_data(s).latents.shape[1] == 6][:1]
+    assert len(steps) == 2  # this seed draws both lengths within 12 steps
+    for s in steps:
+        gens = [torch.Generator().manual_seed(s), torch.Generator().manual_seed(100 + s)]
+        logs = stage.train_step(s, gens)
+        assert math.isfinite(logs["critic_loss"])
+    want = {steps[0]: 12, steps[1]: 6}
+    assert seen and all(f == want[s] for s, f in seen)  # critic and generator rollouts, both micro-batches
+    assert {f for _, f in seen} == {6, 12}
+    out = train(_cfg("dmd", tmp_path / "run", *opts), progress=False)
+    assert Path(out["exported"][0]).is_file()
