@@ -112,7 +112,7 @@ def test_audio_standardise_folds_the_init_and_exports_for_raw_features(tmp_path)
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
     folded = TeacherStage(cfg).model.state_dict()["audio_proj.proj.weight"]
     assert not torch.allclose(folded, a["audio_proj.proj.weight"], atol=1e-3)  # the stage trains folded weights
-    with pytest.raises(ValueError, match="teacher and dmd stages only"):
+    with pytest.raises(ValueError, match="teacher stage only"):
         _cfg("ode", tmp_path / "c", "audio_standardise=true")
 
 
