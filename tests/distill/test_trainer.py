@@ -159,16 +159,23 @@ def test_log_lines_average_the_steps_since_the_last_line(tmp_path):
     assert all("gen_loss" in x and "critic_loss" in x for x in lines)  # generator steps 1 and 3 (0-based 0, 2)
 
 
-def test_mix_data_trains_the_teacher_on_two_clip_lengths(tmp_path):
-    """`mix_data`: a share `mix_share` of the steps draws its batch from a second file of another clip length; the
-    draw depends on the seed and the step only (same on every rank and after a resume), and a run trains on both."""
+def _long_clips(path: Path) -> Path:
+    """A prepared latent file of 4 random micro clips of 12 latent frames (twice COMMON's 6) at `path`."""
     from livetalk.distill.data import LatentClips
-    from livetalk.distill.stages import TeacherStage
 
     long = LatentClips.random("micro", 4, 12, 4, seed=7)
     torch.save({"latents": long.latents, "ref": long.ref, "audio": long.audio, "context": long.context,
-                "neg_context": long.neg_context}, tmp_path / "long.pt")
-    cfg = _cfg("teacher", tmp_path / "run", "steps=4", f"mix_data={tmp_path / 'long.pt'}", "mix_share=0.5")
+                "neg_context": long.neg_context}, path)
+    return path
+
+
+def test_mix_data_trains_the_teacher_on_two_clip_lengths(tmp_path):
+    """`mix_data`: a share `mix_share` of the steps draws its batch from a second file of another clip length; the
+    draw depends on the seed and the step only (same on every rank and after a resume), and a run trains on both."""
+    from livetalk.distill.stages import TeacherStage
+
+    long = _long_clips(tmp_path / "long.pt")
+    cfg = _cfg("teacher", tmp_path / "run", "steps=4", f"mix_data={long}", "mix_share=0.5")
     stage = TeacherStage(cfg)
     frames = [stage.step_data(s).latents.shape[1] for s in range(40)]
     assert set(frames) == {6, 12} and 10 <= frames.count(12) <= 30  # both lengths, about half each
@@ -177,7 +184,7 @@ def test_mix_data_trains_the_teacher_on_two_clip_lengths(tmp_path):
     plain = TeacherStage(_cfg("teacher", tmp_path / "plain", "steps=1"))
     assert all(plain.step_data(s) is plain.train_data for s in range(5))
     with pytest.raises(ValueError, match="teacher and dmd stages only"):
-        _cfg("ode", tmp_path / "c", f"mix_data={tmp_path / 'long.pt'}")
+        _cfg("ode", tmp_path / "c", f"mix_data={long}")
     with pytest.raises(ValueError, match="mix_share"):
         _cfg("teacher", tmp_path / "d", "mix_share=1.0")
 
@@ -185,20 +192,20 @@ def test_mix_data_trains_the_teacher_on_two_clip_lengths(tmp_path):
 def test_mix_data_rolls_out_both_clip_lengths_in_dmd(tmp_path):
     """DMD with `mix_data`: each step rolls out and scores the clip length its step draws (all micro-batches
     alike), so a teacher trained on both lengths is asked about both; the run trains and exports."""
-    from livetalk.distill.data import LatentClips
     from livetalk.distill.stages import DMDStage
 
-    long = LatentClips.random("micro", 4, 12, 4, seed=7)
-    torch.save({"latents": long.latents, "ref": long.ref, "audio": long.audio, "context": long.context,
-                "neg_context": long.neg_context}, tmp_path / "long.pt")
     teacher = train(_cfg("teacher", tmp_path / "t", "steps=1"), progress=False)["exported"][0]
     opts = ["steps=6", "gen_update_every=2", f"teacher={teacher}", f"init={teacher}",
-            f"mix_data={tmp_path / 'long.pt'}", "mix_share=0.5", "grad_accum=2"]
+            f"mix_data={_long_clips(tmp_path / 'long.pt')}", "mix_share=0.5", "grad_accum=2"]
     stage = DMDStage(_cfg("dmd", tmp_path / "probe", *opts))
     seen = []
     rollout = stage._rollout
-    stage._rollout = lambda batch, g, step, exit_index: seen.append((step, batch.num_frames)) or rollout(
-        batch, g, step, exit_index)
+
+    def recording_rollout(batch, g, step, exit_index):
+        seen.append((step, batch.num_frames))
+        return rollout(batch, g, step, exit_index)
+
+    stage._rollout = recording_rollout
     steps = [s for s in range(12) if stage.step_data(s).latents.shape[1] == 12][:1] + \
         [s for s in range(12) if stage.step_data(s).latents.shape[1] == 6][:1]
     assert len(steps) == 2  # this seed draws both lengths within 12 steps
