@@ -247,11 +247,18 @@ def checkpoint_info(path: str | Path) -> dict:
     return info
 
 
-def average_checkpoints(paths: list[str | Path], out: str | Path, weights: list[float] | None = None) -> Path:
-    """Uniform (or `weights`-weighted) average of DiT checkpoints of one layout ("model soup"), saved as fp32
-    safetensors at `out`. The inputs must share a preset and keys exactly (CheckpointLayoutError otherwise); the
-    average is taken in fp64 and each weight must be >= 0 with a positive sum (weights are normalised).
-    The metadata records the sources and weights."""
+SAVE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def average_checkpoints(paths: list[str | Path], out: str | Path, weights: list[float] | None = None,
+                        dtype: str = "float32", extra_metadata: dict[str, str] | None = None) -> Path:
+    """Uniform (or `weights`-weighted) average of DiT checkpoints of one layout ("model soup"), saved as
+    safetensors at `out` in `dtype` (one of SAVE_DTYPES; "float16" is how the tiny student ships). The inputs must
+    share a preset and keys exactly (CheckpointLayoutError otherwise); the average is taken in fp64 and rounded
+    once to `dtype`; each weight must be >= 0 with a positive sum (weights are normalised). The metadata records
+    the sources and weights, plus `extra_metadata` (e.g. a "source" line for a model card)."""
+    if dtype not in SAVE_DTYPES:
+        raise ValueError(f"average_checkpoints: dtype must be one of {sorted(SAVE_DTYPES)}, got {dtype!r}")
     if not paths:
         raise ValueError("average_checkpoints: no checkpoints given")
     weights = [1.0] * len(paths) if weights is None else [float(w) for w in weights]
@@ -270,7 +277,7 @@ def average_checkpoints(paths: list[str | Path], out: str | Path, weights: list[
                                         f"({cfg} vs {first.cfg}); not averaging")
         for k, v in sd.items():
             acc[k] += v.double() * (w / total)
-    state = {k: v.float() for k, v in acc.items()}
-    meta = {"weights": "average", "average_of": json.dumps([str(p) for p in paths]),
+    state = {k: v.to(SAVE_DTYPES[dtype]) for k, v in acc.items()}
+    meta = {**(extra_metadata or {}), "weights": "average", "average_of": json.dumps([str(p) for p in paths]),
             "average_weights": json.dumps([w / total for w in weights])}
     return save_dit(first, out, meta, state_dict=state)

@@ -9,11 +9,13 @@ from livetalk.models.checkpoint import (
     CONFIG_METADATA_KEY,
     CheckpointLayoutError,
     average_checkpoints,
+    checkpoint_info,
     detect_config,
     expected_shapes,
     key_hash,
     load_dit,
     read_shapes,
+    read_state_dict,
     save_dit,
     shapes_of,
     strip_prefixes,
@@ -146,6 +148,28 @@ def test_average_checkpoints_is_the_weighted_mean_and_reloads(tiny, tmp_path):
     # averaging a model with itself gives it back exactly (fp64 accumulation)
     same = load_dit(average_checkpoints([a, a, a], tmp_path / "aaa.safetensors"))
     assert torch.equal(_out(same), _out(tiny))
+
+
+def test_average_checkpoints_saves_in_the_asked_dtype_with_extra_metadata(tiny, tmp_path):
+    other = build_dit("tiny", seed=8).eval()
+    a = save_dit(tiny, tmp_path / "a.safetensors")
+    b = save_dit(other, tmp_path / "b.safetensors")
+    out = tmp_path / "ab16.safetensors"
+    assert cli_main(["average-checkpoints", str(a), str(b), "--out", str(out), "--dtype", "float16",
+                     "--meta", "source=two seeds", "--meta", "vae=tiny_vae"]) == 0
+    sd, meta = read_state_dict(out)
+    assert {v.dtype for v in sd.values()} == {torch.float16}
+    sa, sb = tiny.state_dict(), other.state_dict()
+    for k, v in sd.items():  # the fp64 mean rounded once to fp16
+        assert torch.equal(v, ((sa[k].double() + sb[k].double()) / 2).half()), k
+    assert meta["source"] == "two seeds" and meta["vae"] == "tiny_vae" and meta["weights"] == "average"
+    assert checkpoint_info(out)["preset"] == "tiny" and checkpoint_info(out)["dtypes"] == ["float16"]
+    assert CONFIG_METADATA_KEY in meta  # the config travels too
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        average_checkpoints([a, b], tmp_path / "x.safetensors", dtype="int8")
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        cli_main(["average-checkpoints", str(a), str(b), "--out", str(tmp_path / "x.safetensors"), "--meta", "oops"])
+    assert not (tmp_path / "x.safetensors").exists()
 
 
 def test_average_checkpoints_refuses_mixed_layouts_and_bad_weights(tiny, tmp_path):
