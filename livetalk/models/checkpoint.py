@@ -214,9 +214,12 @@ def save_dit(model: WanDiT, path: str | Path, extra_metadata: dict[str, str] | N
     """Save as safetensors with bare published key names plus the config in the metadata.
 
     `state_dict` replaces `model.state_dict()` (e.g. the full tensors gathered from an FSDP-sharded model).
+    `extra_metadata` may not set the config key: the config always comes from `model.cfg`.
     """
     from safetensors.torch import save_file
 
+    if CONFIG_METADATA_KEY in (extra_metadata or {}):
+        raise ValueError(f"save_dit: extra_metadata may not set {CONFIG_METADATA_KEY!r} (it is written from model.cfg)")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state_dict = model.state_dict() if state_dict is None else state_dict
@@ -247,18 +250,19 @@ def checkpoint_info(path: str | Path) -> dict:
     return info
 
 
-SAVE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
 def average_checkpoints(paths: list[str | Path], out: str | Path, weights: list[float] | None = None,
-                        dtype: str = "float32", extra_metadata: dict[str, str] | None = None) -> Path:
+                        dtype: torch.dtype = torch.float32, extra_metadata: dict[str, str] | None = None) -> Path:
     """Uniform (or `weights`-weighted) average of DiT checkpoints of one layout ("model soup"), saved as
-    safetensors at `out` in `dtype` (one of SAVE_DTYPES; "float16" is how the tiny student ships). The inputs must
-    share a preset and keys exactly (CheckpointLayoutError otherwise); the average is taken in fp64 and rounded
-    once to `dtype`; each weight must be >= 0 with a positive sum (weights are normalised). The metadata records
-    the sources and weights, plus `extra_metadata` (e.g. a "source" line for a model card)."""
-    if dtype not in SAVE_DTYPES:
-        raise ValueError(f"average_checkpoints: dtype must be one of {sorted(SAVE_DTYPES)}, got {dtype!r}")
+    safetensors at `out` in `dtype` (float32, float16 or bfloat16; float16 is how the tiny student ships). The
+    inputs must share a preset and keys exactly (CheckpointLayoutError otherwise); the average is taken in fp64 and
+    rounded once to `dtype`; each weight must be >= 0 with a positive sum (weights are normalised). The metadata
+    records the sources and weights, plus `extra_metadata` (e.g. a "source" line for a model card), which may not
+    set those keys or the config."""
+    if dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        raise ValueError(f"average_checkpoints: dtype must be one of torch.float32 / float16 / bfloat16, got {dtype}")
+    extra_metadata = dict(extra_metadata or {})
+    if clash := sorted(set(extra_metadata) & {"weights", "average_of", "average_weights", CONFIG_METADATA_KEY}):
+        raise ValueError(f"average_checkpoints: extra_metadata may not set {clash} (written by the average itself)")
     if not paths:
         raise ValueError("average_checkpoints: no checkpoints given")
     weights = [1.0] * len(paths) if weights is None else [float(w) for w in weights]
@@ -277,7 +281,7 @@ def average_checkpoints(paths: list[str | Path], out: str | Path, weights: list[
                                         f"({cfg} vs {first.cfg}); not averaging")
         for k, v in sd.items():
             acc[k] += v.double() * (w / total)
-    state = {k: v.to(SAVE_DTYPES[dtype]) for k, v in acc.items()}
-    meta = {**(extra_metadata or {}), "weights": "average", "average_of": json.dumps([str(p) for p in paths]),
+    state = {k: v.to(dtype) for k, v in acc.items()}
+    meta = {"weights": "average", "average_of": json.dumps([str(p) for p in paths]),
             "average_weights": json.dumps([w / total for w in weights])}
-    return save_dit(first, out, meta, state_dict=state)
+    return save_dit(first, out, {**extra_metadata, **meta}, state_dict=state)

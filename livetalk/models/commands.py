@@ -31,6 +31,8 @@ def _presets(args) -> int:
 
 
 def _average(args) -> int:
+    import torch
+
     from .checkpoint import average_checkpoints
 
     meta = {}
@@ -39,7 +41,8 @@ def _average(args) -> int:
         if not sep or not key:
             raise SystemExit(f"average-checkpoints: --meta wants KEY=VALUE, got {item!r}")
         meta[key] = value
-    out = average_checkpoints(args.paths, args.out, args.weights, dtype=args.dtype, extra_metadata=meta)
+    out = average_checkpoints(args.paths, args.out, args.weights, dtype=getattr(torch, args.dtype),
+                              extra_metadata=meta)
     print(f"averaged {len(args.paths)} checkpoints -> {out} ({args.dtype})")
     return 0
 
@@ -62,7 +65,7 @@ def register(sub) -> None:
     p.add_argument("paths", nargs="+", help="checkpoints to average (same preset)")
     p.add_argument("--out", required=True, help="output .safetensors")
     p.add_argument("--weights", type=float, nargs="+", default=None, help="one weight per checkpoint (default equal)")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"],
+    p.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"),
                    help="dtype of the saved average (rounded once from the fp64 sum; the tiny student ships float16)")
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                    help="extra safetensors metadata, repeatable (e.g. source=...)")

@@ -166,7 +166,12 @@ def test_average_checkpoints_saves_in_the_asked_dtype_with_extra_metadata(tiny, 
     assert checkpoint_info(out)["preset"] == "tiny" and checkpoint_info(out)["dtypes"] == ["float16"]
     assert CONFIG_METADATA_KEY in meta  # the config travels too
     with pytest.raises(ValueError, match="dtype must be one of"):
-        average_checkpoints([a, b], tmp_path / "x.safetensors", dtype="int8")
+        average_checkpoints([a, b], tmp_path / "x.safetensors", dtype=torch.int8)
+    for key in ("weights", CONFIG_METADATA_KEY):  # metadata the average writes itself cannot be overridden
+        with pytest.raises(ValueError, match="may not set"):
+            average_checkpoints([a, b], tmp_path / "x.safetensors", extra_metadata={key: "x"})
+    with pytest.raises(ValueError, match="may not set"):
+        save_dit(tiny, tmp_path / "x.safetensors", {CONFIG_METADATA_KEY: "{}"})
     with pytest.raises(SystemExit, match="KEY=VALUE"):
         cli_main(["average-checkpoints", str(a), str(b), "--out", str(tmp_path / "x.safetensors"), "--meta", "oops"])
     assert not (tmp_path / "x.safetensors").exists()
