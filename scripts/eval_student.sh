@@ -1,5 +1,8 @@
 #!/bin/bash
 # Score one student checkpoint on the held-out windows (and long streams) like docs/results.md, sessions 15-17.
+# Kept to reproduce those sections: it decodes long streams with one continuous VAE decoder, which drifts after
+# about 33 frames (session 22). For new work use scripts/score_reprimed.sh (long streams decoded re-primed, and the
+# fresh 80-id set).
 #
 #   bash scripts/eval_student.sh DATA NAME CHECKPOINT [--windows-only]
 #
@@ -11,7 +14,7 @@
 # OMP_NUM_THREADS is set. Paired comparisons afterwards: `scripts/paired_metrics.py --videos DATA/ev_all/videos_gen
 # --reference DATA/world_eval --cache DATA/ev_all/clips.json --pairs NAME:OTHER`.
 set -euo pipefail
-if [ $# -lt 3 ]; then sed -n 2,12p "$0"; exit 2; fi
+if [ $# -lt 3 ]; then sed -n 2,15p "$0"; exit 2; fi
 here=$(cd "$(dirname "$0")" && pwd)
 data=$1; name=$2; ckpt=$(realpath -e "$3")
 case ${4:-} in
