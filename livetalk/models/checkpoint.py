@@ -260,15 +260,18 @@ def average_checkpoints(paths: list[str | Path], out: str | Path, weights: list[
     set those keys or the config."""
     if dtype not in (torch.float32, torch.float16, torch.bfloat16):
         raise ValueError(f"average_checkpoints: dtype must be one of torch.float32 / float16 / bfloat16, got {dtype}")
-    extra_metadata = dict(extra_metadata or {})
-    if clash := sorted(set(extra_metadata) & {"weights", "average_of", "average_weights", CONFIG_METADATA_KEY}):
-        raise ValueError(f"average_checkpoints: extra_metadata may not set {clash} (written by the average itself)")
     if not paths:
         raise ValueError("average_checkpoints: no checkpoints given")
     weights = [1.0] * len(paths) if weights is None else [float(w) for w in weights]
     if len(weights) != len(paths) or any(w < 0 for w in weights) or sum(weights) <= 0:
         raise ValueError(f"average_checkpoints: need one weight >= 0 per checkpoint with a positive sum, got {weights}")
     total = sum(weights)
+    meta = {"weights": "average", "average_of": json.dumps([str(p) for p in paths]),
+            "average_weights": json.dumps([w / total for w in weights])}
+    extra_metadata = dict(extra_metadata or {})
+    # save_dit refuses the config key too, but only after every checkpoint is loaded: fail before that
+    if clash := sorted(set(extra_metadata) & (set(meta) | {CONFIG_METADATA_KEY})):
+        raise ValueError(f"average_checkpoints: extra_metadata may not set {clash} (written by the average itself)")
     first = load_dit(paths[0], dtype=torch.float32)
     acc = {k: v.double() * (weights[0] / total) for k, v in first.state_dict().items()}
     for path, w in zip(paths[1:], weights[1:]):
@@ -282,6 +285,4 @@ def average_checkpoints(paths: list[str | Path], out: str | Path, weights: list[
         for k, v in sd.items():
             acc[k] += v.double() * (w / total)
     state = {k: v.to(dtype) for k, v in acc.items()}
-    meta = {"weights": "average", "average_of": json.dumps([str(p) for p in paths]),
-            "average_weights": json.dumps([w / total for w in weights])}
     return save_dit(first, out, {**extra_metadata, **meta}, state_dict=state)
