@@ -10,6 +10,8 @@ rank 0 writes.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -304,12 +306,16 @@ class ODEStage(Stage):
 
     def _pairs(self, data: LatentClips, index: torch.Tensor, path: str) -> torch.Tensor:
         """Teacher trajectories `[N, 5, F, 16, h, w]` (fp16) of clips `index` `[N]`, generated once and cached in
-        `path`."""
+        `path` with their provenance (`pair_provenance`). A file that exists is checked, never silently replaced:
+        its trajectories must end on these clips' reference latents and come from this teacher and sampler
+        (`check_pairs`), else a ValueError says what differs. Files of a different training seed, batch or
+        learning rate are meant to be reused (the noise seed is recorded, not compared)."""
         p = Path(path)
+        provenance = pair_provenance(self.cfg)
         if p.is_file():
-            pairs = torch.load(p, map_location="cpu", weights_only=True)
-            if pairs.shape[0] == len(index):
-                return pairs
+            pairs, recorded = read_pairs(p)
+            check_pairs(p, pairs, recorded, provenance, data.ref[index])
+            return pairs
         teacher = _model(self.cfg, self.cfg.teacher, trainable=False)
         g = torch.Generator().manual_seed(self.cfg.seed + 7)
         out = []
@@ -325,7 +331,8 @@ class ODEStage(Stage):
         pairs = torch.cat(out)
         if parallel.is_main():
             p.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(pairs, p.with_suffix(".tmp"))
+            recorded = {**provenance, "noise_seed": self.cfg.seed + 7}
+            torch.save({"pairs": pairs, "provenance": json.dumps(recorded, sort_keys=True)}, p.with_suffix(".tmp"))
             p.with_suffix(".tmp").replace(p)
         return pairs
 
@@ -369,6 +376,60 @@ def _pair_subset(n: int, k: int) -> torch.Tensor:
     if k <= 0 or k >= n:
         return torch.arange(n)
     return torch.linspace(0, n - 1, k).round().long()
+
+
+def _file_sha256(path: str) -> str:
+    """sha256 of a checkpoint file (streamed), or the path itself for anything that is not a file."""
+    p = Path(path)
+    if not p.is_file():
+        return str(path)
+    h = hashlib.sha256()
+    with p.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 24), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def pair_provenance(cfg: TrainConfig) -> dict:
+    """What makes two ODE pair files interchangeable: the teacher's bytes and the sampler (Euler steps, timestep
+    shift, text / audio guidance scales). The clips are checked on the pairs themselves (`check_pairs`)."""
+    return {"teacher_sha256": _file_sha256(cfg.teacher), "teacher_steps": cfg.teacher_steps, "shift": cfg.shift,
+            "text_scale": cfg.teacher_text_scale, "audio_scale": cfg.teacher_audio_scale}
+
+
+def read_pairs(path: Path) -> tuple[torch.Tensor, dict | None]:
+    """An ODE pair file: the trajectories `[N, 5, F, 16, h, w]` and their recorded provenance, or None for files
+    written before provenance was recorded (a bare tensor)."""
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(obj, torch.Tensor):
+        return obj, None
+    if not (isinstance(obj, dict) and isinstance(obj.get("pairs"), torch.Tensor)):
+        raise ValueError(f"{path} is not an ODE pair file (expected a tensor or a dict with 'pairs')")
+    return obj["pairs"], json.loads(obj["provenance"]) if "provenance" in obj else None
+
+
+def check_pairs(path: Path, pairs: torch.Tensor, recorded: dict | None, expected: dict, refs: torch.Tensor) -> None:
+    """Raise ValueError unless the cached `pairs` `[N, 5, F, 16, h, w]` belong to these clips (their clean end
+    carries the reference latents `refs` `[N, 16, h, w]` in frame 0: the sampler substitutes it) and, when the file
+    records it, to this teacher and sampler."""
+    fix = f"delete {path} to regenerate it, or point `ode_pairs` at the file made for this run"
+    if pairs.shape[0] != refs.shape[0] or pairs.shape[3:] != refs.shape[1:]:
+        raise ValueError(f"{path} holds pairs of shape {tuple(pairs.shape)} but this run needs {refs.shape[0]} "
+                         f"clips of latents {tuple(refs.shape[1:])}; {fix}")
+    end = pairs[:, -1, 0].float()
+    far = ~torch.isclose(end, refs.float(), rtol=2e-3, atol=1e-2).flatten(1).all(1)
+    if far.any():
+        raise ValueError(f"{path}: {int(far.sum())} of {len(far)} trajectories do not end on this run's clips' "
+                         f"reference latents (first: pair {int(far.nonzero()[0])}): they were made for other data or "
+                         f"another `ode_pairs_clips`; {fix}")
+    if recorded is None:
+        print(f"[ode] {path}: no provenance recorded (an older file); its clips match, its teacher and sampler "
+              f"settings are not checked", flush=True)
+        return
+    differ = {k: (recorded.get(k), v) for k, v in expected.items() if recorded.get(k) != v}
+    if differ:
+        what = ", ".join(f"{k} {a!r} in the file, {b!r} here" for k, (a, b) in differ.items())
+        raise ValueError(f"{path} was made by another teacher or sampler ({what}); {fix}")
 
 
 def converged(losses: list[float], window: int = 3, tol: float = 0.01) -> bool:
