@@ -2,8 +2,10 @@
 # Score one student checkpoint as docs/results.md sessions 24-28 do: 33-frame windows (FD, identity, PSNR, flicker)
 # and long streams decoded re-primed (PSNR by stretch).
 #
-#   bash scripts/score_reprimed.sh DATA SET NAME CHECKPOINT
+#   bash scripts/score_reprimed.sh DATA SET NAME CHECKPOINT [TINY_DISTILL_ARGS...]
 #
+# Arguments after the fourth go to tiny_distill.py's generate steps, e.g. `--cache 3 6 6` to stream with another
+# KV cache (session 30).
 # SET "" is the 40-id set (DATA/eval.pt, eval_long.pt, world_eval); SET 2 is the fresh 80-id set of session 28
 # (eval2.pt, eval_long2.pt, world_eval2: `livetalk data synth --n 80 --seed 910000 --duration 8 --out world_eval2`,
 # then `livetalk prepare-latents --data world_eval2 --out eval_long2.pt --latent-frames 32 --windows-per-clip 1
@@ -13,9 +15,9 @@
 # `python scripts/paired_metrics.py --videos DATA/ev_allSET/videos_gen --reference DATA/world_evalSET
 # --cache DATA/ev_allSET/clips.json --pairs A:B`. One thread unless OMP_NUM_THREADS is set.
 set -euo pipefail
-if [ $# -ne 4 ]; then sed -n 2,14p "$0"; exit 2; fi
+if [ $# -lt 4 ]; then sed -n 2,17p "$0"; exit 2; fi
 here=$(cd "$(dirname "$0")" && pwd)
-data=$(realpath -e "$1"); set=$2; name=$3; ckpt=$(realpath -e "$4")
+data=$(realpath -e "$1"); set=$2; name=$3; ckpt=$(realpath -e "$4"); shift 4
 for f in "eval$set.pt" "eval_long$set.pt" "world_eval$set"; do
     [ -e "$data/$f" ] || { echo "score_reprimed.sh: $data/$f is missing (see the header for how to make it)" >&2; exit 2; }
 done
@@ -24,7 +26,7 @@ run=$data/ev$set/$name; all=$data/ev_all$set
 mkdir -p "$run/dmd-livetalk" "$all/videos_gen"
 cp "$ckpt" "$run/dmd-livetalk/student.safetensors"
 python "$here/tiny_distill.py" --data "$data/eval$set.pt" --eval "$data/eval$set.pt" --out "$run" \
-    --only generate generate-long --models dmd-livetalk --eval-long "$data/eval_long$set.pt" | tail -1
+    --only generate generate-long --models dmd-livetalk --eval-long "$data/eval_long$set.pt" "$@" | tail -1
 python "$here/tiny_eval.py" --run "$run" --reference "$data/world_eval$set" --prefix gen_ --models dmd-livetalk \
     --out "$run/windows.json" | tail -1
 ln -sfn "$run/videos_gen/dmd-livetalk" "$all/videos_gen/$name"

@@ -43,7 +43,7 @@ def stage(name, recipe, out, device, **kw):
 
 @torch.no_grad()
 def generate(models: dict, eval_spec: str, out: Path, device: str, teacher_steps: int, cfg_scale: float,
-             prefix: str = "gen_", context_noise: float = 0.0, suffix: str = ""):
+             prefix: str = "gen_", context_noise: float = 0.0, suffix: str = "", cache: dict | None = None):
     """Latents of every eval clip for every model, with its NFE and seconds per clip → out/<prefix><model>.pt."""
     timing = {}
     for name, (path, role, variant) in models.items():
@@ -54,7 +54,7 @@ def generate(models: dict, eval_spec: str, out: Path, device: str, teacher_steps
         for i in range(0, len(data), 16):
             batch = data.batch(list(range(i, min(i + 16, len(data))))).to(device)
             x0 = sample_latents(model, batch, role, 1000 + i, teacher_steps=teacher_steps, cfg_scale=cfg_scale,
-                                context_noise=context_noise)
+                                context_noise=context_noise, cache=cache)
             outs.append(x0.half().cpu())
         if device.startswith("cuda"):
             torch.cuda.synchronize()
@@ -116,6 +116,10 @@ def main() -> None:
     ap.add_argument("--context-noise", type=float, default=0.0,
                     help="generate / generate-long: the students' cache passes re-noise each block to this timestep "
                     "(0 = clean, as published)")
+    ap.add_argument("--cache", type=int, nargs=3, default=None, metavar=("SINKS", "WINDOW", "ROPE_MAX"),
+                    help="generate / generate-long: the students' streaming cache, in latent frames: sink frames, "
+                    "frames held (sinks included; -1 = full history) and the position past which the rolling part "
+                    "is re-based (0 = the model's table, i.e. absolute positions). Default: the published 9 15 0")
     ap.add_argument("--suffix", default="", help="generate / generate-long: appended to the output file names")
     args = ap.parse_args()
     out = Path(args.out)
@@ -155,15 +159,18 @@ def main() -> None:
     if args.eval_variant:
         models = {k: (path_, role, args.eval_variant) for k, (path_, role, _) in models.items()}
     pick = lambda names: {k: models[k] for k in names if args.models is None or k in args.models}
+    cache = None
+    if args.cache:
+        cache = {"sink_size": args.cache[0], "local_attn_size": args.cache[1], "rope_max_frames": args.cache[2] or None}
     if "generate" in run:
         generate(pick(models), args.eval, out, args.device, teacher_steps=args.teacher_eval_steps,
-                 cfg_scale=args.teacher_eval_cfg, context_noise=args.context_noise, suffix=args.suffix)
+                 cfg_scale=args.teacher_eval_cfg, context_noise=args.context_noise, suffix=args.suffix, cache=cache)
     if "generate-long" in run and args.eval_long:
         # the students stream; the bidirectional teacher samples each long clip whole (positions past its training
         # windows), and only when named in --models (`pick` keeps only the named ones)
         generate(pick([k for k in models if k != "teacher" or args.models]), args.eval_long, out, args.device,
                  teacher_steps=args.teacher_eval_steps, cfg_scale=args.teacher_eval_cfg, prefix="long_",
-                 context_noise=args.context_noise, suffix=args.suffix)
+                 context_noise=args.context_noise, suffix=args.suffix, cache=cache)
 
 
 if __name__ == "__main__":

@@ -108,10 +108,13 @@ def generate_clips(
 
 @torch.no_grad()
 def stream_latents(student, batch: TrainBatch, *, steps: int = 4, block: int = 3, sink_size: int = 9,
-                   local_attn_size: int = 15, seed: int = 0, context_noise: float = 0.0) -> torch.Tensor:
+                   local_attn_size: int = 15, rope_max_frames: int | None = None, seed: int = 0,
+                   context_noise: float = 0.0) -> torch.Tensor:
     """The runtime's block loop at latent level (same `denoise_block` / `refresh_cache` as `AvatarSession`),
-    with precomputed conditions; returns clean latents `[B, F, 16, h, w]`. `context_noise` (a timestep, 0 as
-    published) re-noises each block for its cache pass, with noise from its own generator (seed + 1) so the
+    with precomputed conditions; returns clean latents `[B, F, 16, h, w]`. The cache holds `sink_size` sink
+    frames within `local_attn_size` latent frames (the published 9 / 15; -1 = full history) and re-bases positions
+    past `rope_max_frames` (default the model's table, i.e. never in a short stream). `context_noise` (a timestep,
+    0 as published) re-noises each block for its cache pass, with noise from its own generator (seed + 1) so the
     denoising noise is the same for every setting."""
     from ..diffusion.block_sampler import BlockConditions, denoise_block, refresh_cache
     from ..diffusion.schedule import FlowMatchSchedule
@@ -119,7 +122,8 @@ def stream_latents(student, batch: TrainBatch, *, steps: int = 4, block: int = 3
     b, f, c, h, w = batch.latents.shape
     dev, dtype = batch.latents.device, student.dtype
     sched = FlowMatchSchedule(steps, 5.0)
-    cache = student.new_cache(b, (h, w), sink_size=sink_size, local_attn_size=local_attn_size)
+    cache = student.new_cache(b, (h, w), sink_size=sink_size, local_attn_size=local_attn_size,
+                              rope_max_frames=rope_max_frames)
     g = torch.Generator(device=dev).manual_seed(seed)
     g_ctx = torch.Generator(device=dev).manual_seed(seed + 1)
     out = []
@@ -136,14 +140,14 @@ def stream_latents(student, batch: TrainBatch, *, steps: int = 4, block: int = 3
 
 @torch.no_grad()
 def sample_latents(model, batch: TrainBatch, role: str, seed: int, *, teacher_steps: int = 48,
-                   cfg_scale: float = 3.0, context_noise: float = 0.0) -> torch.Tensor:
+                   cfg_scale: float = 3.0, context_noise: float = 0.0, cache: dict | None = None) -> torch.Tensor:
     """Clean latents `[B, F, 16, h, w]` of one batch: a teacher by `sample_teacher` (`teacher_steps` Euler steps,
     CFG `cfg_scale` on text and audio, noise from `seed`), a student by `stream_latents` (the runtime's block loop,
-    `context_noise` for its cache passes)."""
+    `context_noise` for its cache passes, `cache` its `stream_latents` cache sizes; default the published 9 / 15)."""
     if role == "teacher":
         x0, _ = sample_teacher(model, batch, steps=teacher_steps, text_scale=cfg_scale, audio_scale=cfg_scale,
                                generator=torch.Generator().manual_seed(seed))
         return x0
     if role != "student":
         raise ValueError(f"role must be 'teacher' or 'student', got {role!r}")
-    return stream_latents(model, batch, seed=seed, context_noise=context_noise)
+    return stream_latents(model, batch, seed=seed, context_noise=context_noise, **(cache or {}))

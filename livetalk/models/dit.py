@@ -320,16 +320,19 @@ class WanDiT(nn.Module):
         sink_size: int = 9,
         local_attn_size: int = 15,
         max_frames: int = 64,
+        rope_max_frames: int | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> KVCache:
-        """An empty streaming cache for latents of size `latent_hw` (latent H, W). Sizes in latent frames."""
+        """An empty streaming cache for latents of size `latent_hw` (latent H, W). Sizes in latent frames;
+        `rope_max_frames` (default: the model's RoPE table, `cfg.rope_max_frames`) is where positions re-base."""
         _, ph, pw = self.cfg.patch_size
         cfg = self.cfg
         return KVCache(
             num_layers=cfg.num_layers, num_heads=cfg.num_heads, head_dim=cfg.head_dim, batch_size=batch_size,
             frame_tokens=(latent_hw[0] // ph) * (latent_hw[1] // pw), sink_size=sink_size,
-            local_attn_size=local_attn_size, max_frames=max_frames, rope_max_frames=cfg.rope_max_frames,
+            local_attn_size=local_attn_size, max_frames=max_frames,
+            rope_max_frames=cfg.rope_max_frames if rope_max_frames is None else rope_max_frames,
             rope_split=cfg.rope_split, rope_theta=cfg.rope_theta,
             device=device or self.device, dtype=dtype or self.dtype,
         )

@@ -25,3 +25,19 @@ def test_teacher_and_student_paths_and_bad_role():
     assert torch.equal(sample_latents(model, b, "student", 3), stream_latents(model, b, seed=3))
     with pytest.raises(ValueError, match="role"):
         sample_latents(model, b, "critic", 0)
+
+
+def test_student_cache_sizes_and_rebasing_reach_the_stream():
+    """`cache` (tiny_distill --cache, session 30's cache variants) reaches `new_cache`: with 3 sinks in a 6-frame
+    window and re-basing past position 7, block 1 sits at positions 3-5 as with absolute positions, and every later
+    block is moved back to 3-5, so the streams agree on blocks 0-1 and differ after."""
+    model = build_dit(MICRO, seed=0).eval()
+    assert model.new_cache(1, (4, 4), sink_size=3, local_attn_size=6, rope_max_frames=7).rope_max_frames == 7
+    assert model.new_cache(1, (4, 4)).rope_max_frames == MICRO.rope_max_frames
+    b = random_batch(MICRO, batch=2, frames=12, lat=4, seed=1)
+    rebased = dict(sink_size=3, local_attn_size=6, rope_max_frames=7)
+    got = sample_latents(model, b, "student", 3, cache=rebased)
+    assert torch.equal(got, stream_latents(model, b, seed=3, **rebased))
+    absolute = stream_latents(model, b, seed=3, sink_size=3, local_attn_size=6)
+    assert torch.equal(got[:, :6], absolute[:, :6])
+    assert not torch.allclose(got[:, 6:], absolute[:, 6:], atol=1e-4)
