@@ -26,7 +26,7 @@ def _prepare(args) -> int:
 
     summary = prepare_latents(args.data, args.out, latent_frames=args.latent_frames, variants=tuple(args.variants),
                               degrade=args.degrade, max_clips=args.max_clips, vae_path=args.vae,
-                              windows_per_clip=args.windows_per_clip)
+                              windows_per_clip=args.windows_per_clip, encode=args.encode)
     print(json.dumps(summary))
     return 0
 
@@ -100,6 +100,9 @@ def register(sub) -> None:
     p.add_argument("--degrade", type=float, default=0.3, help="fraction of raw references degraded")
     p.add_argument("--max-clips", type=int, default=None)
     p.add_argument("--windows-per-clip", type=int, default=None)
+    p.add_argument("--encode", choices=["window", "clip"], default="window",
+                   help="window: encode every window on its own (the shipped files); clip: encode each clip once and "
+                        "cut the windows from its latents (steady latents after the encoder's first frames)")
     p.add_argument("--vae", default=None, help="tiny VAE checkpoint (default: shipped)")
     p.set_defaults(func=_prepare)
 

@@ -119,9 +119,16 @@ def prepare_latents(
     max_clips: int | None = None,
     vae_path: str | None = None,
     windows_per_clip: int | None = None,
+    encode: str = "window",
     progress: bool = True,
 ) -> dict:
     """Write one latent file holding the clips once and, per variant, the reference latents and prompts.
+
+    `encode`: "window" (default, as all shipped files) encodes each window of `4·F − 3` pixel frames on its own, so
+    every window starts with the causal encoder's first latent frames, which change fast (docs/results.md, session
+    30); "clip" encodes each clip once and cuts window k from its latent sequence, latent frames [kF, (k+1)F), with
+    the audio of pixel frames from 4kF on, so later windows hold the steady latents a long stream continues with.
+    Frame 0 of every window is replaced by the reference latent when loaded, in both modes.
 
     Layout (fp16 tensors): latents [N, F, 16, h, w], audio [N, F, 4, D], ids, source index per window, and
     `variants[name] = {ref [N, 16, h, w], prompt_index [N], context_table [P, L, D_text], prompts [P]}`,
@@ -135,6 +142,8 @@ def prepare_latents(
     for v in variants:
         if v not in VARIANTS:
             raise ValueError(f"unknown variant {v!r}; known: {VARIANTS}")
+    if encode not in ("window", "clip"):
+        raise ValueError(f"encode must be 'window' or 'clip', got {encode!r}")
     ds = TalkingHeadDataset(data_dir, load_tracks=False)
     vae = load_tiny_vae(vae_path)
     text = build_text_encoder("tiny")
@@ -147,15 +156,24 @@ def prepare_latents(
     n = len(ds) if max_clips is None else min(len(ds), max_clips)
     for i in tqdm(range(n), desc="prepare", disable=not progress):
         s = ds[i]
-        starts = list(range(0, len(s.frames) - n_pix + 1, n_pix))[:windows_per_clip]
+        if encode == "clip":  # pixel start 4k of the window whose latents are the clip's [k, k + F)
+            starts = [4 * k for k in range(0, len(s.frames), latent_frames) if 4 * k + n_pix <= len(s.frames)]
+        else:
+            starts = list(range(0, len(s.frames) - n_pix + 1, n_pix))
+        starts = starts[:windows_per_clip]
         if not starts:
             continue
+        if encode == "clip":
+            whole = vae.encode(frames_to_video(s.frames[: 4 * ((len(s.frames) - 1) // 4) + 1]))[0]  # [T_lat, 16, h, w]
         conds = {}
         for v in variants:
             img, prompt = _variant_conditions(s.reference, s.prompt, i, v, degrade, actions)
             conds[v] = (vae.encode(frames_to_video(img[None]))[0, 0], prompt)
         for w, p0 in enumerate(starts):
-            lat.append(vae.encode(frames_to_video(s.frames[p0 : p0 + n_pix]))[0])  # [F, 16, h, w]
+            if encode == "clip":
+                lat.append(whole[p0 // 4 : p0 // 4 + latent_frames])  # [F, 16, h, w]
+            else:
+                lat.append(vae.encode(frames_to_video(s.frames[p0 : p0 + n_pix]))[0])  # [F, 16, h, w]
             feats = audio_enc.encode(s.audio[p0 * 1000 : (p0 + n_pix) * 1000], num_frames=n_pix)[None]
             aud.append(pack_audio_frames(feats)[0])
             ids.append(f"{s.id}#{w}")
@@ -165,9 +183,10 @@ def prepare_latents(
     if not lat:
         raise ValueError(f"no clip in {data_dir} is long enough for {latent_frames} latent frames ({n_pix} frames)")
     out = pack_latent_file(lat, aud, ids, refs, prompts, text.encode, degrade)
+    out["encode"] = encode
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(out, out_path.with_suffix(".tmp"))
     out_path.with_suffix(".tmp").replace(out_path)
-    return {"windows": len(lat), "source_clips": n, "curation": actions, "path": str(out_path),
+    return {"windows": len(lat), "source_clips": n, "encode": encode, "curation": actions, "path": str(out_path),
             "distinct_prompts": {v: len(d["prompts"]) for v, d in out["variants"].items()}}
