@@ -4,7 +4,7 @@
 #
 #   bash scripts/score_reprimed.sh DATA SET NAME CHECKPOINT [TINY_DISTILL_ARGS...]
 #
-# Arguments after the fourth go to tiny_distill.py's generate steps, e.g. `--cache 3 6 6` to stream with another
+# Arguments after the fourth go to tiny_distill.py's generate steps, e.g. `--cache 3 6 7` to stream with another
 # KV cache (session 30).
 # SET "" is the 40-id set (DATA/eval.pt, eval_long.pt, world_eval); SET 2 is the fresh 80-id set of session 28
 # (eval2.pt, eval_long2.pt, world_eval2: `livetalk data synth --n 80 --seed 910000 --duration 8 --out world_eval2`,
@@ -15,7 +15,7 @@
 # `python scripts/paired_metrics.py --videos DATA/ev_allSET/videos_gen --reference DATA/world_evalSET
 # --cache DATA/ev_allSET/clips.json --pairs A:B`. One thread unless OMP_NUM_THREADS is set.
 set -euo pipefail
-if [ $# -lt 4 ]; then sed -n 2,17p "$0"; exit 2; fi
+if [ $# -lt 4 ]; then sed -n 2,16p "$0"; exit 2; fi
 here=$(cd "$(dirname "$0")" && pwd)
 data=$(realpath -e "$1"); set=$2; name=$3; ckpt=$(realpath -e "$4"); shift 4
 for f in "eval$set.pt" "eval_long$set.pt" "world_eval$set"; do

@@ -57,9 +57,11 @@ def motion(eval_path: str, files: list[str]) -> None:
     spans = [(a, min(b or f, f)) for a, b in STRETCHES if a < f - 1]
     head = " / ".join(f"{a}-{b - 1}" for a, b in spans)
     print(f"latent frames {head}: motion = mean |x[t+1] - x[t]|, mse = to the ground-truth latents")
-    for spec in ["ground truth=" + eval_path] + files:
+    rows = [("ground truth", eval_path, truth)]
+    for spec in files:
         name, _, path = spec.partition("=")
-        x = truth if path == eval_path else torch.load(path, map_location="cpu", weights_only=False)["latents"].float()
+        rows.append((name, path, torch.load(path, map_location="cpu", weights_only=False)["latents"].float()))
+    for name, path, x in rows:
         if x.shape != truth.shape:
             raise ValueError(f"{path}: latents {tuple(x.shape)}, ground truth {tuple(truth.shape)}")
         mot = [(x[:, a + 1 : b] - x[:, a : b - 1]).abs().mean().item() for a, b in spans]

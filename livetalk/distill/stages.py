@@ -297,6 +297,7 @@ class ODEStage(Stage):
         self.student = _shared_model(cfg, cfg.init or cfg.teacher, trainable=True)
         self.opt = _adamw(self.student, cfg.lr, cfg)
         self.pair_index = _pair_subset(len(self.train_data), cfg.ode_pairs_clips)
+        self.provenance = pair_provenance(cfg)  # hashes the teacher file once for both pair files
         self.pairs = self._pairs(self.train_data, self.pair_index,
                                  cfg.ode_pairs or str(Path(cfg.out_dir) / "ode_pairs.pt"))
         self.eval_pairs = None
@@ -311,10 +312,9 @@ class ODEStage(Stage):
         (`check_pairs`), else a ValueError says what differs. Files of a different training seed, batch or
         learning rate are meant to be reused (the noise seed is recorded, not compared)."""
         p = Path(path)
-        provenance = pair_provenance(self.cfg)
         if p.is_file():
             pairs, recorded = read_pairs(p)
-            check_pairs(p, pairs, recorded, provenance, data.ref[index])
+            check_pairs(p, pairs, recorded, self.provenance, data.ref[index])
             return pairs
         teacher = _model(self.cfg, self.cfg.teacher, trainable=False)
         g = torch.Generator().manual_seed(self.cfg.seed + 7)
@@ -331,7 +331,7 @@ class ODEStage(Stage):
         pairs = torch.cat(out)
         if parallel.is_main():
             p.parent.mkdir(parents=True, exist_ok=True)
-            recorded = {**provenance, "noise_seed": self.cfg.seed + 7}
+            recorded = {**self.provenance, "noise_seed": self.cfg.seed + 7}
             torch.save({"pairs": pairs, "provenance": json.dumps(recorded, sort_keys=True)}, p.with_suffix(".tmp"))
             p.with_suffix(".tmp").replace(p)
         return pairs
@@ -383,11 +383,8 @@ def _file_sha256(path: str) -> str:
     p = Path(path)
     if not p.is_file():
         return str(path)
-    h = hashlib.sha256()
     with p.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 24), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def pair_provenance(cfg: TrainConfig) -> dict:
