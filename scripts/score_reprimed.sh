@@ -14,8 +14,12 @@
 # Pairs afterwards: `python scripts/reprime_check.py --pair DATA/ev_allSET/rpb_A.json:DATA/ev_allSET/rpb_B.json` and
 # `python scripts/paired_metrics.py --videos DATA/ev_allSET/videos_gen --reference DATA/world_evalSET
 # --cache DATA/ev_allSET/clips.json --pairs A:B`. One thread unless OMP_NUM_THREADS is set.
+# Every run also prints the arm beside two baselines that are made once per set in DATA/ev_allSET/baselines
+# (session 31): the reference held still (`still_baseline.py make`: any metric it wins cannot see motion) and the
+# ground truth encoded window by window like the training data (`still_baseline.py windowed`): the arm minus each
+# in pixels, paired, and latent motion and error against the windowed truth (`still_baseline.py motion`).
 set -euo pipefail
-if [ $# -lt 4 ]; then sed -n 2,16p "$0"; exit 2; fi
+if [ $# -lt 4 ]; then sed -n 2,20p "$0"; exit 2; fi
 here=$(cd "$(dirname "$0")" && pwd)
 data=$(realpath -e "$1"); set=$2; name=$3; ckpt=$(realpath -e "$4"); shift 4
 for f in "eval$set.pt" "eval_long$set.pt" "world_eval$set"; do
@@ -32,4 +36,30 @@ python "$here/tiny_eval.py" --run "$run" --reference "$data/world_eval$set" --pr
 ln -sfn "$run/videos_gen/dmd-livetalk" "$all/videos_gen/$name"
 python "$here/reprime_check.py" "$run/long_dmd-livetalk.pt" --reference "$data/world_eval$set" --base none \
     --batch 8 --threads "$OMP_NUM_THREADS" --out "$all/rpb_$name.json"
+
+base=$all/baselines
+if [ ! -e "$base/rpb_truth-windowed.json" ]; then  # once per set: the still reference and the windowed truth
+    mkdir -p "$base"
+    python "$here/still_baseline.py" make --eval "$data/eval$set.pt" --world "$data/world_eval$set" \
+        --out "$base/gen_static.pt"
+    python "$here/tiny_eval.py" --run "$base" --reference "$data/world_eval$set" --prefix gen_ \
+        --models static vae-ceiling --out "$base/windows.json" | tail -3
+    ln -sfn "$base/videos_gen/static" "$all/videos_gen/still"
+    python "$here/still_baseline.py" make --eval "$data/eval_long$set.pt" --world "$data/world_eval$set" \
+        --out "$base/long_static.pt"
+    python "$here/still_baseline.py" windowed --eval "$data/eval_long$set.pt" --world "$data/world_eval$set" \
+        --out "$base/long_windowed.pt"
+    for b in still:long_static truth-windowed:long_windowed; do
+        python "$here/reprime_check.py" "$base/${b#*:}.pt" --reference "$data/world_eval$set" --base none \
+            --batch 8 --threads "$OMP_NUM_THREADS" --out "$base/rpb_${b%%:*}.json" | tail -1
+    done
+fi
+echo "== $name beside the baselines (windows: minus the still reference; long streams: minus the still reference,"
+echo "   then minus the windowed truth; latents: against the windowed truth)"
+python "$here/paired_metrics.py" --videos "$all/videos_gen" --reference "$data/world_eval$set" \
+    --cache "$all/clips.json" --pairs "$name:still" | sed -n '/^|/p'
+python "$here/reprime_check.py" --pair "$all/rpb_$name.json:$base/rpb_still.json" \
+    "$all/rpb_$name.json:$base/rpb_truth-windowed.json"
+python "$here/still_baseline.py" motion --eval "$data/eval_long$set.pt" --truth "$base/long_windowed.pt" \
+    "$name=$run/long_dmd-livetalk.pt" "still=$base/long_static.pt"
 echo "scored $name on set '$set': $run/windows.json, $all/rpb_$name.json"

@@ -10,8 +10,24 @@ beside the models. A baseline that does not move: any metric it wins cannot see 
 the ground-truth latents.
 
     python scripts/still_baseline.py make --eval DATA/eval2.pt --world DATA/world_eval2 --out RUN/gen_static.pt
-    python scripts/still_baseline.py motion --eval DATA/eval_long2.pt NAME=FILE [NAME=FILE ...]
+    python scripts/still_baseline.py windowed --eval DATA/eval_long2.pt --world DATA/world_eval2 --out RUN/long_windowed.pt
+    python scripts/still_baseline.py motion --eval DATA/eval_long2.pt [--truth RUN/long_windowed.pt] NAME=FILE ...
     python scripts/still_baseline.py pixel-motion --world DATA/world_eval2 NAME=VIDEO_DIR [NAME=VIDEO_DIR ...]
+
+`windowed`: the eval clips' ground truth encoded window by window (33-frame windows sharing one frame,
+`livetalk.models.vae_long_decoder.window_latents`), the way every training window is encoded, instead of the eval
+file's one continuous encode, whose latents past the encoder's trained range (~33-49 frames) are off-distribution
+(docs/vae.md, "Both halves drift"). Same format as `make`; latent frame 0 is the eval file's, 1-8 equal the continuous encode. Use it as
+`motion --truth`, and score it in pixels like a model (the long-stream ceiling of what a student trained on such
+windows can make).
+
+`error-split`: each decoded window's squared error to the raw world over pixel frames 1–32 (0–255 units), split
+into its static part (the error's mean over time, per pixel: a wrong appearance, or a pose held away from the
+window's mean pose) and its dynamic part (what is left: motion that is wrong, missing or extra, and flicker), whole
+frame and mouth box. A still image's dynamic error is the world's own motion about its mean; a model that loses to
+it in PSNR shows here whether it loses on appearance or on motion.
+
+    python scripts/still_baseline.py error-split --world DATA/world_eval2 NAME=VIDEO_DIR [NAME=VIDEO_DIR ...]
 
 `pixel-motion`: mean |frame[t+1] − frame[t]| (uint8 units) over pixel frames 0–32 of decoded eval windows
 (`VIDEO_DIR/<clip id>.mp4`), whole frame and mouth box, beside the raw world's.
@@ -29,21 +45,41 @@ from livetalk.distill.data import LatentClips
 STRETCHES = [(1, 9), (9, 17), (17, 25), (25, None)]
 
 
-def make(eval_path: str, world: str, out: str) -> None:
+def _eval_clips(eval_path: str, world: str):
+    """The eval file's curated clips, the world they come from, the shipped tiny VAE and the clips' pixel length:
+    `(data, frames_of(k) -> uint8 [n_pix, H, W, 3] of clip k's window, reference_of(k) -> [H, W, 3], vae, n_pix)`."""
     from livetalk.data.dataset import TalkingHeadDataset
-    from livetalk.models.vae import frames_to_video, pixel_frames
+    from livetalk.models.vae import pixel_frames
     from livetalk.models.vae_tiny import load_tiny_vae
 
     data = LatentClips.load(f"{eval_path}:curated")
+    if torch.load(eval_path, map_location="cpu", weights_only=False).get("encode", "window") != "window":
+        raise ValueError(f"{eval_path} was made with --encode clip: its windows are not encoded on their own")
     ds = TalkingHeadDataset(world, load_tracks=False)
     by_id = {ds[i].id: i for i in range(len(ds))}
-    vae = load_tiny_vae(None)
     n_pix = pixel_frames(data.latents.shape[1])
+
+    def sample(k: int):
+        return ds[by_id[data.ids[k].split("#")[0]]]
+
+    def frames_of(k: int) -> np.ndarray:
+        a = int(data.ids[k].partition("#")[2] or 0) * n_pix  # window w of a clip starts at pixel frame w·n_pix
+        frames = sample(k).frames[a : a + n_pix]
+        if len(frames) < n_pix:
+            raise ValueError(f"{data.ids[k]}: {len(frames)} frames from {a}, need {n_pix}")
+        return frames
+
+    return data, frames_of, lambda k: sample(k).reference, load_tiny_vae(None), n_pix
+
+
+def make(eval_path: str, world: str, out: str) -> None:
+    from livetalk.models.vae import frames_to_video
+
+    data, _, reference_of, vae, n_pix = _eval_clips(eval_path, world)
     out_lat = []
     with torch.no_grad():
-        for k, clip_id in enumerate(data.ids):
-            ref_image = ds[by_id[clip_id.split("#")[0]]].reference
-            lat = vae.encode(frames_to_video(np.repeat(ref_image[None], n_pix, 0)))[0]  # [F, 16, h, w]
+        for k in range(len(data)):
+            lat = vae.encode(frames_to_video(np.repeat(reference_of(k)[None], n_pix, 0)))[0]  # [F, 16, h, w]
             lat[0] = data.ref[k]
             out_lat.append(lat.half())
     torch.save({"latents": torch.stack(out_lat), "ids": data.ids,
@@ -51,16 +87,45 @@ def make(eval_path: str, world: str, out: str) -> None:
     print(f"wrote {out}: {len(out_lat)} clips x {n_pix} frames of the reference held still")
 
 
-def motion(eval_path: str, files: list[str]) -> None:
-    truth = LatentClips.load(f"{eval_path}:curated").latents.float()
+def windowed(eval_path: str, world: str, out: str) -> None:
+    from livetalk.models.vae import frames_to_video
+    from livetalk.models.vae_long_decoder import window_latents
+
+    data, frames_of, _, vae, n_pix = _eval_clips(eval_path, world)
+    out_lat, worst = [], 0.0
+    with torch.no_grad():
+        for k in range(len(data)):
+            lat = window_latents(vae, frames_to_video(frames_of(k)))[0]  # [F, 16, h, w]
+            worst = max(worst, (lat[1:9] - data.latents[k, 1:9].float()).abs().max().item())
+            lat[0] = data.latents[k, 0]  # the variant's frame 0 (curated: the repaired reference), as the eval file
+            out_lat.append(lat.half())
+    if worst > 0.05:
+        raise ValueError(f"latent frames 1-8 differ from {eval_path}'s by up to {worst:.3f}: the clips do not line "
+                         "up (window start, or another VAE)")
+    torch.save({"latents": torch.stack(out_lat), "ids": data.ids,
+                "timing": {"nfe_per_clip": 0, "seconds_per_clip_batched": 0.0, "role": "truth, windowed encode"}}, out)
+    print(f"wrote {out}: {len(out_lat)} clips x {n_pix} frames encoded window by window "
+          f"(frames 1-8 within {worst:.1e} of the continuous encode)")
+
+
+def motion(eval_path: str, files: list[str], truth_path: str = "") -> None:
+    data = LatentClips.load(f"{eval_path}:curated")
+    truth = data.latents.float()
+    if truth_path:
+        other = torch.load(truth_path, map_location="cpu", weights_only=False)
+        if list(other["ids"]) != list(data.ids):
+            raise ValueError(f"{truth_path} holds other clips than {eval_path}")
+        files = [f"continuous encode={eval_path}"] + files
+        truth = other["latents"].float()
     f = truth.shape[1]
     spans = [(a, min(b or f, f)) for a, b in STRETCHES if a < f - 1]
     head = " / ".join(f"{a}-{b - 1}" for a, b in spans)
     print(f"latent frames {head}: motion = mean |x[t+1] - x[t]|, mse = to the ground-truth latents")
-    rows = [("ground truth", eval_path, truth)]
+    rows = [("ground truth", truth_path or eval_path, truth)]
     for spec in files:
         name, _, path = spec.partition("=")
-        rows.append((name, path, torch.load(path, map_location="cpu", weights_only=False)["latents"].float()))
+        x = data.latents if path == eval_path else torch.load(path, map_location="cpu", weights_only=False)["latents"]
+        rows.append((name, path, x.float()))
     for name, path, x in rows:
         if x.shape != truth.shape:
             raise ValueError(f"{path}: latents {tuple(x.shape)}, ground truth {tuple(truth.shape)}")
@@ -89,6 +154,42 @@ def pixel_motion(world: str, dirs: list[str]) -> None:
         print(f"{name:24s} pixel motion {np.mean(whole):.3f}   mouth box {np.mean(mouth):.3f}")
 
 
+def error_split(world: str, dirs: list[str]) -> None:
+    from livetalk.data.dataset import TalkingHeadDataset
+    from livetalk.data.media import read_video
+    from livetalk.distill.config import TrainConfig
+
+    top, bottom, left, right = TrainConfig().mouth_box  # fractions of the frame
+    ds = TalkingHeadDataset(world, load_tracks=False)
+    print("squared error to the raw world, pixel frames 1-32 (0-255 units): total = static + dynamic "
+          "(whole frame | mouth box)")
+    per_arm = {}
+    for spec in dirs:
+        name, _, folder = spec.partition("=")
+        parts = []  # per clip: static, dynamic, mouth static, mouth dynamic
+        for i in range(len(ds)):
+            s = ds[i]
+            v = read_video(f"{folder}/{s.id}.mp4")[0][1:33].astype(np.float64)
+            r = v - s.frames[1:33].astype(np.float64)  # [T, H, W, 3]
+            static = r.mean(0, keepdims=True)
+            h, w = r.shape[1:3]
+            box = (slice(None), slice(int(top * h), int(bottom * h)), slice(int(left * w), int(right * w)))
+            parts.append([(static**2).mean(), ((r - static) ** 2).mean(),
+                          (static[box] ** 2).mean(), ((r - static)[box] ** 2).mean()])
+        p = np.array(parts)
+        m, se = p.mean(0), p.std(0, ddof=1) / np.sqrt(len(p))
+        psnr = 10 * np.log10(255.0**2 / (p[:, 0] + p[:, 1])).mean()
+        print(f"{name:20s} total {m[0] + m[1]:7.1f} = static {m[0]:6.1f} ± {se[0]:.1f} + dynamic {m[1]:6.1f} ± "
+              f"{se[1]:.1f}   | mouth {m[2] + m[3]:7.1f} = {m[2]:6.1f} + {m[3]:6.1f}   (PSNR {psnr:.2f} dB)")
+        per_arm[name] = p
+    first, *rest = per_arm
+    for name in rest:  # paired over the clips: this arm minus the first
+        d = per_arm[name] - per_arm[first]
+        m, se = d.mean(0), d.std(0, ddof=1) / np.sqrt(len(d))
+        print(f"{name} - {first}: static {m[0]:+.1f} ± {se[0]:.1f}, dynamic {m[1]:+.1f} ± {se[1]:.1f} | mouth static "
+              f"{m[2]:+.1f} ± {se[2]:.1f}, dynamic {m[3]:+.1f} ± {se[3]:.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -96,17 +197,30 @@ def main() -> None:
     m.add_argument("--eval", required=True)
     m.add_argument("--world", required=True)
     m.add_argument("--out", required=True)
+    w = sub.add_parser("windowed")
+    w.add_argument("--eval", required=True)
+    w.add_argument("--world", required=True)
+    w.add_argument("--out", required=True)
     s = sub.add_parser("motion")
     s.add_argument("--eval", required=True)
+    s.add_argument("--truth", default="", help="latent file to score against instead of the eval file's latents "
+                   "(e.g. `windowed`'s); the eval file's own latents are then listed as a row")
     s.add_argument("files", nargs="+", help="NAME=latent file")
     p = sub.add_parser("pixel-motion")
     p.add_argument("--world", required=True)
     p.add_argument("dirs", nargs="+", help="NAME=folder of decoded windows")
+    e = sub.add_parser("error-split")
+    e.add_argument("--world", required=True)
+    e.add_argument("dirs", nargs="+", help="NAME=folder of decoded windows")
     args = ap.parse_args()
-    if args.cmd == "make":
+    if args.cmd == "error-split":
+        error_split(args.world, args.dirs)
+    elif args.cmd == "make":
         make(args.eval, args.world, args.out)
+    elif args.cmd == "windowed":
+        windowed(args.eval, args.world, args.out)
     elif args.cmd == "motion":
-        motion(args.eval, args.files)
+        motion(args.eval, args.files, args.truth)
     else:
         pixel_motion(args.world, args.dirs)
 

@@ -102,7 +102,8 @@ def register(sub) -> None:
     p.add_argument("--windows-per-clip", type=int, default=None)
     p.add_argument("--encode", choices=["window", "clip"], default="window",
                    help="window: encode every window on its own (the shipped files); clip: encode each clip once and "
-                        "cut the windows from its latents (steady latents after the encoder's first frames)")
+                        "cut the windows from its latents (with the tiny VAE, later windows are off-distribution: "
+                        "docs/results.md, session 31)")
     p.add_argument("--vae", default=None, help="tiny VAE checkpoint (default: shipped)")
     p.set_defaults(func=_prepare)
 

@@ -127,8 +127,11 @@ def prepare_latents(
     `encode`: "window" (default, as all shipped files) encodes each window of `4·F − 3` pixel frames on its own, so
     every window starts with the causal encoder's first latent frames, which change fast (docs/results.md, session
     30); "clip" encodes each clip once and cuts window k from its latent sequence, latent frames [kF, (k+1)F), with
-    the audio of pixel frames from 4kF on, so later windows hold the steady latents a long stream continues with.
-    Frame 0 of every window is replaced by the reference latent when loaded, in both modes.
+    the audio of pixel frames from 4kF on. Not recommended with the tiny VAE: its encoder was trained on clips of
+    up to 49 frames, and its continuous latents past ~33 frames barely move (0.03 per frame against 0.42) and decode
+    0.4-0.8 dB worse than the same frames encoded window by window (docs/results.md, session 31); a model trained
+    on them learns that off-distribution output. Frame 0 of every window is replaced by the reference latent when
+    loaded, in both modes.
 
     Layout (fp16 tensors): latents [N, F, 16, h, w], audio [N, F, 4, D], ids, source index per window, and
     `variants[name] = {ref [N, 16, h, w], prompt_index [N], context_table [P, L, D_text], prompts [P]}`,

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -43,3 +44,54 @@ def test_still_reference_latents_hold_still_and_score_against_the_truth(tmp_path
     torch.save({"latents": still["latents"][:, :3], "ids": still["ids"]}, tmp_path / "short.pt")
     r = _run("motion", "--eval", ev, f"short={tmp_path / 'short.pt'}")
     assert r.returncode != 0 and "ground truth" in r.stderr
+
+
+def test_windowed_truth_restarts_the_encoder_every_33_frames(tmp_path):
+    """`windowed`: frames 1-8 are the continuous encode, frame 9 starts a new window; `motion --truth` scores
+    against it and lists the eval file's own (continuous) latents as a row."""
+    synth_dataset(tmp_path / "world", 2, ClipConfig(duration_s=3.0))  # 48 frames: 11 latent frames need 41
+    ev = tmp_path / "eval.pt"
+    prepare_latents(tmp_path / "world", ev, latent_frames=11, windows_per_clip=1, variants=("curated",),
+                    progress=False)
+    out = tmp_path / "long_windowed.pt"
+    r = _run("windowed", "--eval", ev, "--world", tmp_path / "world", "--out", out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    truth = LatentClips.load(f"{ev}:curated")
+    win = torch.load(out, weights_only=False)
+    assert win["ids"] == truth.ids and win["latents"].shape == truth.latents.shape
+    assert torch.equal(win["latents"][:, 0], truth.latents[:, 0].half())  # the variant's frame 0
+    assert (win["latents"][:, 1:9].float() - truth.latents[:, 1:9]).abs().max() < 5e-3
+    assert (win["latents"][:, 9].float() - truth.latents[:, 9]).abs().max() > 0.05  # a fresh window
+    r = _run("motion", "--eval", ev, "--truth", out, f"windowed={out}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {line.split(" motion ")[0].strip(): line for line in r.stdout.splitlines()[1:]}
+    assert set(rows) == {"ground truth", "continuous encode", "windowed"}
+    assert rows["windowed"].endswith("mse 0.000 / 0.000") and not rows["continuous encode"].endswith("0.000")
+
+
+def test_error_split_adds_up_and_puts_a_still_videos_error_in_the_motion(tmp_path):
+    from livetalk.data.dataset import TalkingHeadDataset
+    from livetalk.data.media import write_video
+
+    synth_dataset(tmp_path / "world", 2, ClipConfig(duration_s=2.5))
+    ds = TalkingHeadDataset(tmp_path / "world", load_tracks=False)
+    for name, make in (("same", lambda f: f), ("still", lambda f: np.repeat(f[:1], len(f), 0)),
+                       ("dark", lambda f: (f * 0.7).astype(np.uint8))):
+        (tmp_path / name).mkdir()
+        for i in range(len(ds)):
+            write_video(tmp_path / name / f"{ds[i].id}.mp4", make(ds[i].frames[:33]))
+    r = _run("error-split", "--world", tmp_path / "world", *(f"{n}={tmp_path / n}" for n in ("same", "still", "dark")))
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = {}
+    lines = r.stdout.splitlines()[1:]
+    assert [line.split(":")[0] for line in lines[3:]] == ["still - same", "dark - same"]  # paired on the first arm
+    for line in lines[:3]:
+        v = line.split()
+        rows[v[0]] = {"total": float(v[2]), "static": float(v[5]), "dynamic": float(v[10])}
+        assert abs(rows[v[0]]["total"] - rows[v[0]]["static"] - rows[v[0]]["dynamic"]) < 0.15
+    assert rows["same"]["total"] < rows["still"]["total"] and rows["same"]["total"] < rows["dark"]["total"]
+    # a still video's dynamic error is the world's own motion about its mean over the window (+ mp4 noise)
+    world_motion = np.mean([((f - f.mean(0)) ** 2).mean() for f in
+                            (ds[i].frames[1:33].astype(np.float64) for i in range(len(ds)))])
+    assert abs(rows["still"]["dynamic"] - world_motion) < 0.2 * world_motion + 5
+    assert rows["dark"]["static"] > rows["dark"]["dynamic"]  # a dark one has the wrong appearance
