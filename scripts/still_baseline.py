@@ -45,15 +45,18 @@ from livetalk.distill.data import LatentClips
 STRETCHES = [(1, 9), (9, 17), (17, 25), (25, None)]
 
 
-def _eval_clips(eval_path: str, world: str):
-    """The eval file's curated clips, the world they come from, the shipped tiny VAE and the clips' pixel length:
-    `(data, frames_of(k) -> uint8 [n_pix, H, W, 3] of clip k's window, reference_of(k) -> [H, W, 3], vae, n_pix)`."""
+def _eval_clips(eval_path: str, world: str, variant: str = "curated"):
+    """The eval file's clips under `variant`'s conditions, the world they come from, the shipped tiny VAE and the
+    clips' pixel length: `(data, frames_of(k) -> uint8 [n_pix, H, W, 3] of clip k's window, reference_of(k) ->
+    [H, W, 3] the variant's reference image (as `prepare_latents` made it), vae, n_pix)`."""
     from livetalk.data.dataset import TalkingHeadDataset
+    from livetalk.distill.prepare import _variant_conditions
     from livetalk.models.vae import pixel_frames
     from livetalk.models.vae_tiny import load_tiny_vae
 
-    data = LatentClips.load(f"{eval_path}:curated")
-    if torch.load(eval_path, map_location="cpu", weights_only=False).get("encode", "window") != "window":
+    data = LatentClips.load(f"{eval_path}:{variant}")
+    raw = torch.load(eval_path, map_location="cpu", weights_only=False)
+    if raw.get("encode", "window") != "window":
         raise ValueError(f"{eval_path} was made with --encode clip: its windows are not encoded on their own")
     ds = TalkingHeadDataset(world, load_tracks=False)
     by_id = {ds[i].id: i for i in range(len(ds))}
@@ -62,6 +65,11 @@ def _eval_clips(eval_path: str, world: str):
     def sample(k: int):
         return ds[by_id[data.ids[k].split("#")[0]]]
 
+    def reference_of(k: int) -> np.ndarray:
+        i = by_id[data.ids[k].split("#")[0]]  # prepare_latents degrades by the clip's index in the world
+        s = ds[i]
+        return _variant_conditions(s.reference, s.prompt, i, variant, float(raw.get("degrade", 0.0)), {})[0]
+
     def frames_of(k: int) -> np.ndarray:
         a = int(data.ids[k].partition("#")[2] or 0) * n_pix  # window w of a clip starts at pixel frame w·n_pix
         frames = sample(k).frames[a : a + n_pix]
@@ -69,22 +77,27 @@ def _eval_clips(eval_path: str, world: str):
             raise ValueError(f"{data.ids[k]}: {len(frames)} frames from {a}, need {n_pix}")
         return frames
 
-    return data, frames_of, lambda k: sample(k).reference, load_tiny_vae(None), n_pix
+    return data, frames_of, reference_of, load_tiny_vae(None), n_pix
 
 
-def make(eval_path: str, world: str, out: str) -> None:
+def make(eval_path: str, world: str, out: str, variant: str = "curated") -> None:
     from livetalk.models.vae import frames_to_video
 
-    data, _, reference_of, vae, n_pix = _eval_clips(eval_path, world)
-    out_lat = []
+    data, _, reference_of, vae, n_pix = _eval_clips(eval_path, world, variant)
+    out_lat, worst = [], 0.0
     with torch.no_grad():
         for k in range(len(data)):
             lat = vae.encode(frames_to_video(np.repeat(reference_of(k)[None], n_pix, 0)))[0]  # [F, 16, h, w]
+            worst = max(worst, (lat[0] - data.ref[k]).abs().max().item())
             lat[0] = data.ref[k]
             out_lat.append(lat.half())
+    if worst > 0.05:
+        raise ValueError(f"the {variant} reference images re-made here encode up to {worst:.3f} away from "
+                         f"{eval_path}'s: another world, degrade fraction or VAE")
     torch.save({"latents": torch.stack(out_lat), "ids": data.ids,
-                "timing": {"nfe_per_clip": 0, "seconds_per_clip_batched": 0.0, "role": "still reference"}}, out)
-    print(f"wrote {out}: {len(out_lat)} clips x {n_pix} frames of the reference held still")
+                "timing": {"nfe_per_clip": 0, "seconds_per_clip_batched": 0.0, "role": "still reference",
+                           "variant": variant}}, out)
+    print(f"wrote {out}: {len(out_lat)} clips x {n_pix} frames of the {variant} reference held still")
 
 
 def windowed(eval_path: str, world: str, out: str) -> None:
@@ -197,6 +210,9 @@ def main() -> None:
     m.add_argument("--eval", required=True)
     m.add_argument("--world", required=True)
     m.add_argument("--out", required=True)
+    m.add_argument("--variant", default="curated", choices=["curated", "clean", "raw"],
+                   help="whose reference image to hold (default curated, the shipped student's conditions; before "
+                        "session 31 the clean image was held with the curated frame 0)")
     w = sub.add_parser("windowed")
     w.add_argument("--eval", required=True)
     w.add_argument("--world", required=True)
@@ -216,7 +232,7 @@ def main() -> None:
     if args.cmd == "error-split":
         error_split(args.world, args.dirs)
     elif args.cmd == "make":
-        make(args.eval, args.world, args.out)
+        make(args.eval, args.world, args.out, args.variant)
     elif args.cmd == "windowed":
         windowed(args.eval, args.world, args.out)
     elif args.cmd == "motion":

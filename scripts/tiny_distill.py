@@ -46,6 +46,10 @@ def generate(models: dict, eval_spec: str, out: Path, device: str, teacher_steps
              prefix: str = "gen_", context_noise: float = 0.0, suffix: str = "", cache: dict | None = None):
     """Latents of every eval clip for every model, with its NFE and seconds per clip → out/<prefix><model>.pt."""
     timing = {}
+    if len({v for _, _, v in models.values()}) > 1:  # docs/results.md, session 31
+        print("note: these models see different conditions (" + ", ".join(f"{k}: {v}" for k, (_, _, v) in
+              models.items()) + "); the clean variant's reference is the undegraded image, which no curated or raw "
+              "model gets: compare models across variants only with --eval-variant", flush=True)
     for name, (path, role, variant) in models.items():
         data = LatentClips.load(f"{eval_spec}:{variant}")
         model = load_dit(path, preset="tiny", device=device, dtype=torch.float32)
@@ -61,7 +65,7 @@ def generate(models: dict, eval_spec: str, out: Path, device: str, teacher_steps
         secs = (time.perf_counter() - t0) / len(data)
         f = data.latents.shape[1]
         nfe = teacher_nfe(teacher_steps, cfg_scale, cfg_scale) if role == "teacher" else 4 * -(-f // 3)
-        timing[name] = {"nfe_per_clip": nfe, "seconds_per_clip_batched": secs, "role": role}
+        timing[name] = {"nfe_per_clip": nfe, "seconds_per_clip_batched": secs, "role": role, "variant": variant}
         torch.save({"latents": torch.cat(outs), "ids": data.ids, "timing": timing[name]},
                    out / f"{prefix}{name}{suffix}.pt")
     print(json.dumps({"generated": timing}), flush=True)
@@ -109,7 +113,9 @@ def main() -> None:
     ap.add_argument("--teacher-eval-cfg", type=float, default=3.0,
                     help="generate: the teacher's guidance on text and audio (1 = none, 1 network evaluation per step)")
     ap.add_argument("--eval-variant", default="", choices=["", "clean", "raw", "curated"],
-                    help="generate: give every model these conditions (default: each its own recipe's)")
+                    help="generate: give every model these conditions (default: each its own recipe's, so the "
+                         "teacher gets the clean reference and the curated students a repaired one: session 31 found "
+                         "that worth the whole teacher-student gap on windows; set it to compare across roles)")
     ap.add_argument("--eval-long", default="", help="latent file of long eval clips: the students stream them "
                     "(KV cache with sinks and a rolling window; the teacher, if named in --models, samples them whole) → "
                     "out/long_<model>.pt")

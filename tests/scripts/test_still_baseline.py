@@ -24,10 +24,20 @@ def _run(*args):
 
 
 def test_still_reference_latents_hold_still_and_score_against_the_truth(tmp_path):
-    synth_dataset(tmp_path / "world", 2, ClipConfig(duration_s=2.0))
     ev = tmp_path / "eval.pt"
-    prepare_latents(tmp_path / "world", ev, latent_frames=5, windows_per_clip=1, variants=("curated",),
-                    progress=False)
+    synth_dataset(tmp_path / "world", 3, ClipConfig(duration_s=2.0), start_seed=0)
+    prepare_latents(tmp_path / "world", ev, latent_frames=5, windows_per_clip=1, variants=("curated", "clean"),
+                    degrade=0.5, progress=False)
+    for variant in ("curated", "clean"):  # the variant's reference image, re-made and checked against its latent
+        r = _run("make", "--eval", ev, "--world", tmp_path / "world", "--out", tmp_path / f"{variant}.pt",
+                 "--variant", variant)
+        assert r.returncode == 0, r.stderr[-2000:]
+        still = torch.load(tmp_path / f"{variant}.pt", weights_only=False)
+        ref = LatentClips.load(f"{ev}:{variant}").ref
+        assert torch.equal(still["latents"][:, 0].float(), ref.half().float())  # frame 0: the eval reference
+        assert still["timing"]["variant"] == variant
+    held = [torch.load(tmp_path / f"{v}.pt", weights_only=False)["latents"][:, 2] for v in ("curated", "clean")]
+    assert not torch.equal(*held)  # a degraded-then-repaired reference is not the clean one
     r = _run("make", "--eval", ev, "--world", tmp_path / "world", "--out", tmp_path / "gen_static.pt")
     assert r.returncode == 0, r.stderr[-2000:]
     truth = LatentClips.load(f"{ev}:curated")
