@@ -24,6 +24,8 @@ def main() -> None:
     ap.add_argument("--reference", required=True, help="ground-truth world folder")
     ap.add_argument("--pairs", nargs="+", required=True, help="A:B (model folder names): reports A − B")
     ap.add_argument("--cache", default="", help="JSON of per-clip metrics per model, read and extended")
+    ap.add_argument("--refresh", nargs="*", default=[],
+                    help="models to score again even if --cache holds them (their videos were remade)")
     args = ap.parse_args()
     pairs = [p.split(":") for p in args.pairs]
     if any(len(p) != 2 for p in pairs):
@@ -31,7 +33,7 @@ def main() -> None:
     cache = Path(args.cache) if args.cache else None
     clips = json.loads(cache.read_text()) if cache and cache.exists() else {}
     for name in sorted({n for p in pairs for n in p}):
-        if name not in clips:
+        if name not in clips or name in args.refresh:
             clips[name] = evaluate_dirs(Path(args.videos) / name, args.reference)["clips"]
             if cache:
                 cache.write_text(json.dumps(clips))

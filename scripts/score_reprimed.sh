@@ -38,8 +38,9 @@ python "$here/reprime_check.py" "$run/long_dmd-livetalk.pt" --reference "$data/w
     --batch 8 --threads "$OMP_NUM_THREADS" --out "$all/rpb_$name.json"
 
 base=$all/baselines
+refresh=("$name")  # the arm's videos were just remade: never pair them from an older --cache entry
 if [ ! -e "$base/rpb_truth-windowed.json" ]; then  # once per set: the still reference and the windowed truth
-    mkdir -p "$base"
+    mkdir -p "$base"; refresh+=(still)
     python "$here/still_baseline.py" make --eval "$data/eval$set.pt" --world "$data/world_eval$set" \
         --out "$base/gen_static.pt"
     python "$here/tiny_eval.py" --run "$base" --reference "$data/world_eval$set" --prefix gen_ \
@@ -57,7 +58,7 @@ fi
 echo "== $name beside the baselines (windows: minus the still reference; long streams: minus the still reference,"
 echo "   then minus the windowed truth; latents: against the windowed truth)"
 python "$here/paired_metrics.py" --videos "$all/videos_gen" --reference "$data/world_eval$set" \
-    --cache "$all/clips.json" --pairs "$name:still" | sed -n '/^|/p'
+    --cache "$all/clips.json" --refresh "${refresh[@]}" --pairs "$name:still" | sed -n '/^|/p'
 python "$here/reprime_check.py" --pair "$all/rpb_$name.json:$base/rpb_still.json" \
     "$all/rpb_$name.json:$base/rpb_truth-windowed.json"
 python "$here/still_baseline.py" motion --eval "$data/eval_long$set.pt" --truth "$base/long_windowed.pt" \
