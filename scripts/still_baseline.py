@@ -128,17 +128,17 @@ def motion(eval_path: str, files: list[str], truth_path: str = "") -> None:
         other = torch.load(truth_path, map_location="cpu", weights_only=False)
         if list(other["ids"]) != list(data.ids):
             raise ValueError(f"{truth_path} holds other clips than {eval_path}")
-        files = [f"continuous encode={eval_path}"] + files
         truth = other["latents"].float()
     f = truth.shape[1]
     spans = [(a, min(b or f, f)) for a, b in STRETCHES if a < f - 1]
     head = " / ".join(f"{a}-{b - 1}" for a, b in spans)
     print(f"latent frames {head}: motion = mean |x[t+1] - x[t]|, mse = to the ground-truth latents")
     rows = [("ground truth", truth_path or eval_path, truth)]
+    if truth_path:
+        rows.append(("continuous encode", eval_path, data.latents.float()))
     for spec in files:
         name, _, path = spec.partition("=")
-        x = data.latents if path == eval_path else torch.load(path, map_location="cpu", weights_only=False)["latents"]
-        rows.append((name, path, x.float()))
+        rows.append((name, path, torch.load(path, map_location="cpu", weights_only=False)["latents"].float()))
     for name, path, x in rows:
         if x.shape != truth.shape:
             raise ValueError(f"{path}: latents {tuple(x.shape)}, ground truth {tuple(truth.shape)}")
@@ -147,12 +147,18 @@ def motion(eval_path: str, files: list[str], truth_path: str = "") -> None:
         print(f"{name:24s} motion {' / '.join(f'{v:.3f}' for v in mot)}   mse {' / '.join(f'{v:.3f}' for v in err)}")
 
 
+def _mouth_box(h: int, w: int) -> tuple[slice, slice]:
+    """Rows and columns of `TrainConfig.mouth_box` (fractions of the frame) in an `h × w` frame."""
+    from livetalk.distill.config import TrainConfig
+
+    top, bottom, left, right = TrainConfig().mouth_box
+    return slice(int(top * h), int(bottom * h)), slice(int(left * w), int(right * w))
+
+
 def pixel_motion(world: str, dirs: list[str]) -> None:
     from livetalk.data.dataset import TalkingHeadDataset
     from livetalk.data.media import read_video
-    from livetalk.distill.config import TrainConfig
 
-    top, bottom, left, right = TrainConfig().mouth_box  # fractions of the frame
     ds = TalkingHeadDataset(world, load_tracks=False)
     for spec in ["raw world="] + dirs:
         name, _, folder = spec.partition("=")
@@ -161,18 +167,15 @@ def pixel_motion(world: str, dirs: list[str]) -> None:
             s = ds[i]
             v = s.frames[:33] if not folder else read_video(f"{folder}/{s.id}.mp4")[0][:33]
             d = np.abs(np.diff(v.astype(np.float32), axis=0))
-            h, w = d.shape[1:3]
             whole.append(d.mean())
-            mouth.append(d[:, int(top * h) : int(bottom * h), int(left * w) : int(right * w)].mean())
+            mouth.append(d[(slice(None), *_mouth_box(*d.shape[1:3]))].mean())
         print(f"{name:24s} pixel motion {np.mean(whole):.3f}   mouth box {np.mean(mouth):.3f}")
 
 
 def error_split(world: str, dirs: list[str]) -> None:
     from livetalk.data.dataset import TalkingHeadDataset
     from livetalk.data.media import read_video
-    from livetalk.distill.config import TrainConfig
 
-    top, bottom, left, right = TrainConfig().mouth_box  # fractions of the frame
     ds = TalkingHeadDataset(world, load_tracks=False)
     print("squared error to the raw world, pixel frames 1-32 (0-255 units): total = static + dynamic "
           "(whole frame | mouth box)")
@@ -185,8 +188,7 @@ def error_split(world: str, dirs: list[str]) -> None:
             v = read_video(f"{folder}/{s.id}.mp4")[0][1:33].astype(np.float64)
             r = v - s.frames[1:33].astype(np.float64)  # [T, H, W, 3]
             static = r.mean(0, keepdims=True)
-            h, w = r.shape[1:3]
-            box = (slice(None), slice(int(top * h), int(bottom * h)), slice(int(left * w), int(right * w)))
+            box = (slice(None), *_mouth_box(*r.shape[1:3]))
             parts.append([(static**2).mean(), ((r - static) ** 2).mean(),
                           (static[box] ** 2).mean(), ((r - static)[box] ** 2).mean()])
         p = np.array(parts)
