@@ -29,6 +29,9 @@ it in PSNR shows here whether it loses on appearance or on motion.
 
     python scripts/still_baseline.py error-split --world DATA/world_eval2 NAME=VIDEO_DIR [NAME=VIDEO_DIR ...]
 
+With `--eval FILE` only the clips of that latent file's windows are scored (all must be first windows, `ID#0`), e.g.
+held-in windows cut from a training world.
+
 `pixel-motion`: mean |frame[t+1] − frame[t]| (uint8 units) over pixel frames 0–32 of decoded eval windows
 (`VIDEO_DIR/<clip id>.mp4`), whole frame and mouth box, beside the raw world's.
 """
@@ -172,18 +175,37 @@ def pixel_motion(world: str, dirs: list[str]) -> None:
         print(f"{name:24s} pixel motion {np.mean(whole):.3f}   mouth box {np.mean(mouth):.3f}")
 
 
-def error_split(world: str, dirs: list[str]) -> None:
+def _window_clip_ids(eval_path: str) -> list[str]:
+    """The clip ids of a latent file's windows, which must all be first windows (`ID#0`, starting at pixel frame 0)."""
+    ids = torch.load(eval_path, weights_only=False)["ids"]
+    bad = [i for i in ids if not i.endswith("#0")]
+    if bad:
+        raise SystemExit(f"error-split --eval: {len(bad)} windows of {eval_path} do not start at frame 0 "
+                         f"(e.g. {bad[0]}); keep only '#0' windows")
+    return [i[:-2] for i in ids]
+
+
+def error_split(world: str, dirs: list[str], eval_path: str = "") -> None:
     from livetalk.data.dataset import TalkingHeadDataset
     from livetalk.data.media import read_video
 
     ds = TalkingHeadDataset(world, load_tracks=False)
+    index = range(len(ds))
+    if eval_path:  # only the clips of these windows (e.g. a subset of a training world)
+        pos = {ds[i].id: i for i in range(len(ds))}
+        wanted = _window_clip_ids(eval_path)
+        missing = [c for c in wanted if c not in pos]
+        if missing:
+            raise SystemExit(f"error-split --eval: {len(missing)} clips of {eval_path} are not in {world} "
+                             f"(e.g. {missing[0]})")
+        index = [pos[c] for c in wanted]
     print("squared error to the raw world, pixel frames 1-32 (0-255 units): total = static + dynamic "
           "(whole frame | mouth box)")
     per_arm = {}
     for spec in dirs:
         name, _, folder = spec.partition("=")
         parts = []  # per clip: static, dynamic, mouth static, mouth dynamic
-        for i in range(len(ds)):
+        for i in index:
             s = ds[i]
             v = read_video(f"{folder}/{s.id}.mp4")[0][1:33].astype(np.float64)
             r = v - s.frames[1:33].astype(np.float64)  # [T, H, W, 3]
@@ -229,10 +251,12 @@ def main() -> None:
     p.add_argument("dirs", nargs="+", help="NAME=folder of decoded windows")
     e = sub.add_parser("error-split")
     e.add_argument("--world", required=True)
+    e.add_argument("--eval", default="", help="score only the clips of this latent file's windows (all '#0'), e.g. "
+                   "a subset of a training world; default: every clip of --world")
     e.add_argument("dirs", nargs="+", help="NAME=folder of decoded windows")
     args = ap.parse_args()
     if args.cmd == "error-split":
-        error_split(args.world, args.dirs)
+        error_split(args.world, args.dirs, args.eval)
     elif args.cmd == "make":
         make(args.eval, args.world, args.out, args.variant)
     elif args.cmd == "windowed":

@@ -105,3 +105,26 @@ def test_error_split_adds_up_and_puts_a_still_videos_error_in_the_motion(tmp_pat
                             (ds[i].frames[1:33].astype(np.float64) for i in range(len(ds)))])
     assert abs(rows["still"]["dynamic"] - world_motion) < 0.2 * world_motion + 5
     assert rows["dark"]["static"] > rows["dark"]["dynamic"]  # a dark one has the wrong appearance
+
+
+def test_error_split_eval_scores_only_that_files_clips_and_refuses_later_windows(tmp_path):
+    from livetalk.data.dataset import TalkingHeadDataset
+    from livetalk.data.media import write_video
+
+    synth_dataset(tmp_path / "world", 3, ClipConfig(duration_s=2.5))
+    ds = TalkingHeadDataset(tmp_path / "world", load_tracks=False)
+    one = ds[1]
+    for name in ("same", "dark"):  # videos of one clip only: without --eval the others would be missing
+        (tmp_path / name).mkdir()
+        frames = one.frames[:33] if name == "same" else (one.frames[:33] * 0.7).astype(np.uint8)
+        write_video(tmp_path / name / f"{one.id}.mp4", frames)
+    torch.save({"ids": [f"{one.id}#0"]}, tmp_path / "sub.pt")
+    dirs = [f"{n}={tmp_path / n}" for n in ("same", "dark")]
+    r = _run("error-split", "--world", tmp_path / "world", "--eval", tmp_path / "sub.pt", *dirs)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.splitlines()[-1].startswith("dark - same: static +")
+    r = _run("error-split", "--world", tmp_path / "world", *dirs)
+    assert r.returncode != 0 and "video not found" in r.stderr
+    torch.save({"ids": [f"{one.id}#1"]}, tmp_path / "later.pt")
+    r = _run("error-split", "--world", tmp_path / "world", "--eval", tmp_path / "later.pt", *dirs)
+    assert r.returncode != 0 and "do not start at frame 0" in r.stderr
