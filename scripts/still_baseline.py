@@ -62,7 +62,7 @@ def _eval_clips(eval_path: str, world: str, variant: str = "curated"):
     if raw.get("encode", "window") != "window":
         raise ValueError(f"{eval_path} was made with --encode clip: its windows are not encoded on their own")
     ds = TalkingHeadDataset(world, load_tracks=False)
-    by_id = {ds[i].id: i for i in range(len(ds))}
+    by_id = {c: i for i, c in enumerate(ds.ids())}  # from the manifest, without reading every clip
     n_pix = pixel_frames(data.latents.shape[1])
 
     def sample(k: int):
@@ -166,9 +166,8 @@ def pixel_motion(world: str, dirs: list[str]) -> None:
     for spec in ["raw world="] + dirs:
         name, _, folder = spec.partition("=")
         whole, mouth = [], []
-        for i in range(len(ds)):
-            s = ds[i]
-            v = s.frames[:33] if not folder else read_video(f"{folder}/{s.id}.mp4")[0][:33]
+        for c in ds.ids():  # the world's clips are read only for its own row
+            v = ds.by_id(c).frames[:33] if not folder else read_video(f"{folder}/{c}.mp4")[0][:33]
             d = np.abs(np.diff(v.astype(np.float32), axis=0))
             whole.append(d.mean())
             mouth.append(d[(slice(None), *_mouth_box(*d.shape[1:3]))].mean())
@@ -190,25 +189,25 @@ def error_split(world: str, dirs: list[str], eval_path: str = "") -> None:
     from livetalk.data.media import read_video
 
     ds = TalkingHeadDataset(world, load_tracks=False)
-    index = range(len(ds))
+    clip_ids = ds.ids()
     if eval_path:  # only the clips of these windows (e.g. a subset of a training world)
-        pos = {ds[i].id: i for i in range(len(ds))}
         wanted = _window_clip_ids(eval_path)
-        missing = [c for c in wanted if c not in pos]
+        known = set(clip_ids)
+        missing = [c for c in wanted if c not in known]
         if missing:
             raise SystemExit(f"error-split --eval: {len(missing)} clips of {eval_path} are not in {world} "
                              f"(e.g. {missing[0]})")
-        index = [pos[c] for c in wanted]
+        clip_ids = wanted
+    truth = {c: ds.by_id(c).frames[1:33] for c in clip_ids}  # read once, shared by every arm: [T, H, W, 3] uint8
     print("squared error to the raw world, pixel frames 1-32 (0-255 units): total = static + dynamic "
           "(whole frame | mouth box)")
     per_arm = {}
     for spec in dirs:
         name, _, folder = spec.partition("=")
         parts = []  # per clip: static, dynamic, mouth static, mouth dynamic
-        for i in index:
-            s = ds[i]
-            v = read_video(f"{folder}/{s.id}.mp4")[0][1:33].astype(np.float64)
-            r = v - s.frames[1:33].astype(np.float64)  # [T, H, W, 3]
+        for c in clip_ids:
+            v = read_video(f"{folder}/{c}.mp4")[0][1:33].astype(np.float64)
+            r = v - truth[c].astype(np.float64)  # [T, H, W, 3]
             static = r.mean(0, keepdims=True)
             box = (slice(None), *_mouth_box(*r.shape[1:3]))
             parts.append([(static**2).mean(), ((r - static) ** 2).mean(),
