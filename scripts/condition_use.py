@@ -28,9 +28,11 @@ def main() -> None:
     ap.add_argument("--box", type=float, nargs=4, default=list(TrainConfig.mouth_box),
                     metavar=("TOP", "BOTTOM", "LEFT", "RIGHT"), help="latent box also scored alone (the mouth)")
     ap.add_argument("--causal", action="store_true", help="a block-causal student (3-frame blocks)")
+    ap.add_argument("--ref-video", default="", help="still latent files for a model trained with the still-reference "
+                    "cond (`still_baseline.py make` on this data; docs/distillation.md)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    clips = LatentClips.load(f"{args.data}:clean")
+    clips = LatentClips.load(f"{args.data}:clean").for_checkpoint(args.checkpoint, args.ref_video)
     batch = clips.batch(list(range(min(args.clips, len(clips)))))
     model = load_dit(args.checkpoint, preset=args.preset, dtype=torch.float32)
     print(json.dumps(condition_use(model, batch, box=tuple(args.box), causal_block=3 if args.causal else None),

@@ -36,8 +36,10 @@ def main() -> None:
     ap.add_argument("--cfg", type=float, default=3.0, help="teacher guidance on text and audio (1 = none)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1000, 5000], help="noise seed offsets (two or more)")
     ap.add_argument("--out", default=None, help="also append each line, with per-clip energy scores, to this JSONL")
+    ap.add_argument("--ref-video", default="", help="still latent files for a model trained with the still-reference "
+                    "cond (`still_baseline.py make` on this data; docs/distillation.md)")
     args = ap.parse_args()
-    data = LatentClips.load(f"{args.eval}:{args.variant}")
+    data = LatentClips.load(f"{args.eval}:{args.variant}").for_checkpoint(args.model, args.ref_video)
     model = load_dit(args.model, preset="tiny", dtype=torch.float32)
     gt = data.latents.float()[:, 1:]
     scale = float(gt.std())

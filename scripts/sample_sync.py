@@ -75,6 +75,8 @@ def main() -> None:
                     help="earlier outputs of this script on the same windows: paired difference of the pooled gain")
     ap.add_argument("--preset", default="tiny")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--ref-video", default="", help="still latent files for a model trained with the still-reference "
+                    "cond (`still_baseline.py make` on this data; docs/distillation.md)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     box = TrainConfig.mouth_box
@@ -84,7 +86,7 @@ def main() -> None:
     fit_lat, fit_ids = fit["latents"][:n_fit].float(), fit["ids"][:n_fit]
     readout = fit_mouth_readout(fit_lat, mouth_tracks(fit_ids, args.fit_world, fit_lat.shape[1]), box)
 
-    clips = LatentClips.load(f"{args.data}:clean")
+    clips = LatentClips.load(f"{args.data}:clean").for_checkpoint(args.checkpoint, args.ref_video)
     n, frames = len(clips), clips.latents.shape[1]
     track = latent_frame_targets(mouth_tracks(clips.ids, args.world, frames), frames, readout.lag)
     swap = np.roll(np.arange(n), n // 2)  # another clip's audio (half the file away: another identity)

@@ -29,8 +29,19 @@ it in PSNR shows here whether it loses on appearance or on motion.
 
     python scripts/still_baseline.py error-split --world DATA/world_eval2 NAME=VIDEO_DIR [NAME=VIDEO_DIR ...]
 
+`NAME=DIR_A,DIR_B` gives two samples of one model with the same conditions and other noise (`tiny_distill.py
+--noise-seed`): its row is their mean, and its static part is split into the seed variance of one sample (half the
+mean squared difference of the two samples' time means) and the bias² (the static error of the mean sample, what is
+left). A still image has no variance, so a model whose bias² equals the still's static error is as close on average
+and loses only by drawing a different appearance or pose each time.
+
 With `--eval FILE` only the clips of that latent file's windows are scored (all must be first windows, `ID#0`), e.g.
 held-in windows cut from a training world.
+
+`departure`: how far, and which way, each model's time-mean frame leaves the still reference's, beside the truth's
+(cosine of the two departures: 0 when the model departs in a direction the truth does not take).
+
+    python scripts/still_baseline.py departure --world DATA/world_eval2 --still STILL_DIR NAME=VIDEO_DIR ...
 
 `pixel-motion`: mean |frame[t+1] − frame[t]| (uint8 units) over pixel frames 0–32 of decoded eval windows
 (`VIDEO_DIR/<clip id>.mp4`), whole frame and mouth box, beside the raw world's.
@@ -87,10 +98,13 @@ def make(eval_path: str, world: str, out: str, variant: str = "curated") -> None
     from livetalk.models.vae import frames_to_video
 
     data, _, reference_of, vae, n_pix = _eval_clips(eval_path, world, variant)
-    out_lat, worst = [], 0.0
+    out_lat, worst, still = [], 0.0, {}
     with torch.no_grad():
         for k in range(len(data)):
-            lat = vae.encode(frames_to_video(np.repeat(reference_of(k)[None], n_pix, 0)))[0]  # [F, 16, h, w]
+            clip = data.ids[k].split("#")[0]  # the reference is the clip's: its windows share one encode
+            if clip not in still:
+                still[clip] = vae.encode(frames_to_video(np.repeat(reference_of(k)[None], n_pix, 0)))[0]
+            lat = still[clip].clone()  # [F, 16, h, w]
             worst = max(worst, (lat[0] - data.ref[k]).abs().max().item())
             lat[0] = data.ref[k]
             out_lat.append(lat.half())
@@ -203,20 +217,37 @@ def error_split(world: str, dirs: list[str], eval_path: str = "") -> None:
           "(whole frame | mouth box)")
     per_arm = {}
     for spec in dirs:
-        name, _, folder = spec.partition("=")
-        parts = []  # per clip: static, dynamic, mouth static, mouth dynamic
+        name, _, folders = spec.partition("=")
+        folders = folders.split(",")
+        if len(folders) > 2:
+            raise SystemExit(f"error-split: {name} names {len(folders)} folders; give one, or two samples A,B")
+        parts, spread = [], []  # per clip: static, dynamic, mouth static, mouth dynamic (mean over the samples)
         for c in clip_ids:
-            v = read_video(f"{folder}/{c}.mp4")[0][1:33].astype(np.float64)
-            r = v - truth[c].astype(np.float64)  # [T, H, W, 3]
-            static = r.mean(0, keepdims=True)
-            box = (slice(None), *_mouth_box(*r.shape[1:3]))
-            parts.append([(static**2).mean(), ((r - static) ** 2).mean(),
-                          (static[box] ** 2).mean(), ((r - static)[box] ** 2).mean()])
+            split, means = [], []
+            for folder in folders:
+                v = read_video(f"{folder}/{c}.mp4")[0][1:33].astype(np.float64)
+                r = v - truth[c].astype(np.float64)  # [T, H, W, 3]
+                static = r.mean(0, keepdims=True)
+                box = (slice(None), *_mouth_box(*r.shape[1:3]))
+                split.append([(static**2).mean(), ((r - static) ** 2).mean(),
+                              (static[box] ** 2).mean(), ((r - static)[box] ** 2).mean()])
+                means.append(static)  # the sample's time mean, less the truth's
+            parts.append(np.mean(split, axis=0))
+            if len(means) == 2:  # one sample's static variance: E (a - b)^2 / 2 for two draws a, b
+                d2 = (means[0] - means[1]) ** 2 / 2
+                spread.append([d2.mean(), d2[box].mean()])
         p = np.array(parts)
         m, se = p.mean(0), p.std(0, ddof=1) / np.sqrt(len(p))
         psnr = 10 * np.log10(255.0**2 / (p[:, 0] + p[:, 1])).mean()
         print(f"{name:20s} total {m[0] + m[1]:7.1f} = static {m[0]:6.1f} ± {se[0]:.1f} + dynamic {m[1]:6.1f} ± "
               f"{se[1]:.1f}   | mouth {m[2] + m[3]:7.1f} = {m[2]:6.1f} + {m[3]:6.1f}   (PSNR {psnr:.2f} dB)")
+        if spread:
+            v = np.array(spread)
+            b = p[:, [0, 2]] - v  # the static error of the mean sample (bias²), per clip
+            (vm, vmm), (vs, _) = v.mean(0), v.std(0, ddof=1) / np.sqrt(len(v))
+            (bm, bmm), (bs, _) = b.mean(0), b.std(0, ddof=1) / np.sqrt(len(b))
+            print(f"{'':20s} static = bias² {bm:6.1f} ± {bs:.1f} + seed variance {vm:5.1f} ± {vs:.1f}   | mouth "
+                  f"{bmm:6.1f} + {vmm:5.1f}   (two samples, mean of their rows)")
         per_arm[name] = p
     first, *rest = per_arm
     for name in rest:  # paired over the clips: this arm minus the first
@@ -224,6 +255,33 @@ def error_split(world: str, dirs: list[str], eval_path: str = "") -> None:
         m, se = d.mean(0), d.std(0, ddof=1) / np.sqrt(len(d))
         print(f"{name} - {first}: static {m[0]:+.1f} ± {se[0]:.1f}, dynamic {m[1]:+.1f} ± {se[1]:.1f} | mouth static "
               f"{m[2]:+.1f} ± {se[2]:.1f}, dynamic {m[3]:+.1f} ± {se[3]:.1f}")
+
+
+def departure(world: str, still: str, dirs: list[str]) -> None:
+    """Per clip, time means over pixel frames 1–32: d_M = model − still, d_Y = truth − still; mean |d|² (0–255
+    units, per pixel and channel) and the cosine of d_M with d_Y (+1: the model leaves its reference the way the
+    truth does; 0: in a direction of its own, so its static error is the still's plus |d_M|²)."""
+    from livetalk.data.dataset import TalkingHeadDataset
+    from livetalk.data.media import read_video
+
+    ds = TalkingHeadDataset(world, load_tracks=False)
+    clip_ids = ds.ids()
+    mean_of = lambda path: read_video(path)[0][1:33].astype(np.float64).mean(0).ravel()  # noqa: E731
+    dy2, rows = [], {spec.partition("=")[0]: [] for spec in dirs}
+    for c in clip_ids:
+        s = mean_of(f"{still}/{c}.mp4")
+        dy = ds.by_id(c).frames[1:33].astype(np.float64).mean(0).ravel() - s
+        dy2.append((dy**2).mean())
+        for spec in dirs:
+            name, _, folder = spec.partition("=")
+            dm = mean_of(f"{folder}/{c}.mp4") - s
+            rows[name].append([(dm**2).mean(), dm @ dy / (np.sqrt((dm @ dm) * (dy @ dy)) + 1e-12)])
+    se = lambda v: np.std(v, ddof=1) / np.sqrt(len(v))  # noqa: E731
+    print(f"{len(clip_ids)} clips; truth - still: |d_Y|^2 {np.mean(dy2):.1f} ± {se(dy2):.1f}")
+    for name, r in rows.items():
+        r = np.array(r)
+        print(f"{name:20s} |d_M|^2 {r[:, 0].mean():6.1f} ± {se(r[:, 0]):.1f}   cos(d_M, d_Y) {r[:, 1].mean():+.3f} ± "
+              f"{se(r[:, 1]):.3f}")
 
 
 def main() -> None:
@@ -252,9 +310,15 @@ def main() -> None:
     e.add_argument("--world", required=True)
     e.add_argument("--eval", default="", help="score only the clips of this latent file's windows (all '#0'), e.g. "
                    "a subset of a training world; default: every clip of --world")
-    e.add_argument("dirs", nargs="+", help="NAME=folder of decoded windows")
+    e.add_argument("dirs", nargs="+", help="NAME=folder of decoded windows, or NAME=A,B: two noise seeds' samples")
+    d = sub.add_parser("departure")
+    d.add_argument("--world", required=True)
+    d.add_argument("--still", required=True, help="folder of the still reference's decoded windows")
+    d.add_argument("dirs", nargs="+", help="NAME=folder of decoded windows")
     args = ap.parse_args()
-    if args.cmd == "error-split":
+    if args.cmd == "departure":
+        departure(args.world, args.still, args.dirs)
+    elif args.cmd == "error-split":
         error_split(args.world, args.dirs, args.eval)
     elif args.cmd == "make":
         make(args.eval, args.world, args.out, args.variant)

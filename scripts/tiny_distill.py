@@ -43,7 +43,8 @@ def stage(name, recipe, out, device, **kw):
 
 @torch.no_grad()
 def generate(models: dict, eval_spec: str, out: Path, device: str, teacher_steps: int, cfg_scale: float,
-             prefix: str = "gen_", context_noise: float = 0.0, suffix: str = "", cache: dict | None = None):
+             prefix: str = "gen_", context_noise: float = 0.0, suffix: str = "", cache: dict | None = None,
+             noise_seed: int = 1000, ref_video: str = ""):
     """Latents of every eval clip for every model, with its NFE and seconds per clip → out/<prefix><model>.pt."""
     timing = {}
     if len({v for _, _, v in models.values()}) > 1:  # docs/results.md, session 31
@@ -52,12 +53,16 @@ def generate(models: dict, eval_spec: str, out: Path, device: str, teacher_steps
               "model gets: compare models across variants only with --eval-variant", flush=True)
     for name, (path, role, variant) in models.items():
         data = LatentClips.load(f"{eval_spec}:{variant}")
-        model = load_dit(path, preset="tiny", device=device, dtype=torch.float32)
+        try:  # the cond the model was trained with (the still reference of session 33 or the published one)
+            data = data.for_checkpoint(path, ref_video)
+        except ValueError as e:
+            raise SystemExit(f"{name}: {e}") from None
+        model = load_dit(path, device=device, dtype=torch.float32)  # preset from the file (tiny, tiny-deep)
         outs = []
         t0 = time.perf_counter()
         for i in range(0, len(data), 16):
             batch = data.batch(list(range(i, min(i + 16, len(data))))).to(device)
-            x0 = sample_latents(model, batch, role, 1000 + i, teacher_steps=teacher_steps, cfg_scale=cfg_scale,
+            x0 = sample_latents(model, batch, role, noise_seed + i, teacher_steps=teacher_steps, cfg_scale=cfg_scale,
                                 context_noise=context_noise, cache=cache)
             outs.append(x0.half().cpu())
         if device.startswith("cuda"):
@@ -127,6 +132,13 @@ def main() -> None:
                     "frames held (sinks included; -1 = full history) and the position past which the rolling part "
                     "is re-based (0 = the model's table, i.e. absolute positions). Default: the published 9 15 0")
     ap.add_argument("--suffix", default="", help="generate / generate-long: appended to the output file names")
+    ap.add_argument("--ref-video", default="",
+                    help="generate / generate-long: still-reference latent files (comma-separated, `still_baseline.py "
+                    "make` on the eval files with the same variant; a long clip's file serves its first window too, "
+                    "the encoder being causal) for models trained with `ref_video`")
+    ap.add_argument("--noise-seed", type=int, default=1000,
+                    help="generate / generate-long: batch i's noise seed is this + i (another value draws a second "
+                    "sample of the same conditions, e.g. for `still_baseline.py error-split NAME=A,B`)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -170,13 +182,15 @@ def main() -> None:
         cache = {"sink_size": args.cache[0], "local_attn_size": args.cache[1], "rope_max_frames": args.cache[2] or None}
     if "generate" in run:
         generate(pick(models), args.eval, out, args.device, teacher_steps=args.teacher_eval_steps,
-                 cfg_scale=args.teacher_eval_cfg, context_noise=args.context_noise, suffix=args.suffix, cache=cache)
+                 cfg_scale=args.teacher_eval_cfg, context_noise=args.context_noise, suffix=args.suffix, cache=cache,
+                 noise_seed=args.noise_seed, ref_video=args.ref_video)
     if "generate-long" in run and args.eval_long:
         # the students stream; the bidirectional teacher samples each long clip whole (positions past its training
         # windows), and only when named in --models (`pick` keeps only the named ones)
         generate(pick([k for k in models if k != "teacher" or args.models]), args.eval_long, out, args.device,
                  teacher_steps=args.teacher_eval_steps, cfg_scale=args.teacher_eval_cfg, prefix="long_",
-                 context_noise=args.context_noise, suffix=args.suffix, cache=cache)
+                 context_noise=args.context_noise, suffix=args.suffix, cache=cache, noise_seed=args.noise_seed,
+                 ref_video=args.ref_video)
 
 
 if __name__ == "__main__":

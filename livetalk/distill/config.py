@@ -44,7 +44,13 @@ class ParallelConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     stage: str = "teacher"  # teacher | ode | dmd
-    preset: str = "tiny"  # DiT preset of the trained model (and of the teacher / critic)
+    preset: str = "tiny"  # DiT preset of the trained model (and, by default, of the teacher and critic)
+    # ode / dmd: the teacher (real score, ODE-pair teacher) and the critic (fake score) may be other presets than
+    # the student, as in the published recipe (real score OmniAvatar-14B, critic OmniAvatar-1.3B: spec §4.1).
+    # "" = `preset`; the critic's "" follows the checkpoint it starts from: `teacher_preset` when it is initialised
+    # from the teacher (no `critic_init`), else `preset`. Layouts are checked strictly (no silent fallback).
+    teacher_preset: str = ""
+    critic_preset: str = ""
     device: str = "cpu"
     dtype: str = "fp32"
     seed: int = 42
@@ -86,6 +92,11 @@ class TrainConfig:
     init: str = ""  # checkpoint of the trained model (student init for ode/dmd)
     teacher: str = ""  # real score / ODE-pair teacher
     critic_init: str = ""  # fake score init (default: the teacher)
+    # the still-reference cond (docs/results.md, session 33; the shipped tiny models use it): still latent files
+    # (comma-separated, `scripts/still_baseline.py make` on `data` and `eval_data`) whose frames 1.. replace the
+    # repeated reference latent in the cond of every clip (teacher, ODE pairs and student, DMD rollouts and scores).
+    # Exported checkpoints are marked (`livetalk_cond`); the runtime builds the same cond for marked students.
+    ref_video: str = ""
     # region-weighted loss (teacher and ODE stages): 1 + mouth_weight inside mouth_box on the latent grid
     # (top, bottom, left, right as fractions; the synthetic world's mouth: rows 4–5, columns 2–5 of 8)
     mouth_weight: float = 0.0
@@ -141,10 +152,27 @@ class TrainConfig:
             raise ValueError(f"mix_share must be in (0, 1), got {self.mix_share}")
         if not 0 <= self.rollout_first_p <= 1:
             raise ValueError(f"rollout_first_p must be in [0, 1], got {self.rollout_first_p}")
+        if self.stage == "teacher" and (self.teacher_preset or self.critic_preset):
+            raise ValueError("teacher_preset / critic_preset apply to the ode and dmd stages (the teacher stage trains "
+                             "`preset`)")
+        if self.ref_video and (self.mix_data or self.data == "random" or self.rollout_window):
+            raise ValueError("ref_video needs prepared data, and no mix_data or rollout_window (the still video's "
+                             "latents are matched to whole clips by id)")
         if self.grad_accum < 1:
             raise ValueError(f"grad_accum must be >= 1, got {self.grad_accum}")
         if self.parallel.mixed_precision == "bf16" and (self.dtype != "fp32" or not self.device.startswith("cuda")):
             raise ValueError("parallel.mixed_precision=bf16 needs device=cuda and dtype=fp32 (the master weights)")
+
+
+    @property
+    def teacher_preset_name(self) -> str:
+        """The teacher's DiT preset (real score / ODE-pair teacher)."""
+        return self.teacher_preset or self.preset
+
+    @property
+    def critic_preset_name(self) -> str:
+        """The critic's DiT preset: `critic_preset`, else that of the checkpoint it starts from."""
+        return self.critic_preset or (self.preset if self.critic_init else self.teacher_preset_name)
 
 
 # Tiny-scale learning rates keep the published ratios (critic = generator / 5; LiveTalk = 2 × plain).

@@ -28,6 +28,7 @@ class LatentClips:
         self.neg_context = tensors["neg_context"]
         self.prompts = tensors.get("prompts") or [""] * len(self)
         self.ids = tensors.get("ids") or [str(i) for i in range(len(self))]
+        self.ref_video = tensors.get("ref_video")  # [N, F, 16, h, w] or None (`attach_ref_video`)
 
     def __len__(self) -> int:
         return self.latents.shape[0]
@@ -65,7 +66,48 @@ class LatentClips:
             latents=self.latents[idx], ref=self.ref[idx], context=self.context[idx],
             neg_context=self.neg_context[None].expand(len(idx), *self.neg_context.shape),
             audio=None if self.audio is None else self.audio[idx],
+            ref_video=None if self.ref_video is None else self.ref_video[idx],
         )
+
+    def attach_ref_video(self, paths: str | list[str]) -> LatentClips:
+        """Put the still-reference latents of files written by `scripts/still_baseline.py make` (`{"latents": [M, F,
+        16, h, w], "ids"}`, matched by window id; several files are merged) into the cond of every clip
+        (`batch.make_cond`). Every clip must be found, with the same frame 0 (its reference latent), or it is an
+        error naming the clip."""
+        paths = [p for p in (paths.split(",") if isinstance(paths, str) else paths) if p]
+        table = {}
+        for path in paths:
+            f = torch.load(path, map_location="cpu", weights_only=False)
+            table.update(zip(f["ids"], f["latents"]))
+        missing = [i for i in self.ids if i not in table]
+        if missing:
+            raise KeyError(f"ref_video: {len(missing)} of {len(self)} clips are in none of {paths} (e.g. "
+                           f"{missing[0]!r}); make them with `scripts/still_baseline.py make` on this data")
+        frames = self.latents.shape[1]  # a long clip's still serves its first window too (the encoder is causal)
+        if any(table[i].shape[0] < frames for i in self.ids):
+            raise ValueError(f"ref_video: some still latents have fewer than the clips' {frames} latent frames")
+        video = torch.stack([table[i][:frames].float() for i in self.ids])
+        if video.shape[2:] != self.latents.shape[2:]:
+            raise ValueError(f"ref_video latents {tuple(video.shape)} do not fit clips {tuple(self.latents.shape)}")
+        off = (video[:, 0] - self.ref).abs().amax((1, 2, 3))
+        if (off > 0.05).any():
+            k = int(off.argmax())
+            raise ValueError(f"ref_video of clip {self.ids[k]!r} starts {off[k]:.3f} away from its reference latent: "
+                             "made from another variant's reference image, world or VAE")
+        self.ref_video = video
+        return self
+
+    def for_checkpoint(self, checkpoint: str | Path, ref_video: str = "") -> LatentClips:
+        """These clips with the cond `checkpoint` was trained with: `ref_video` (still latent files) attached when
+        the file is marked `livetalk_cond: still-video`, and a `ValueError` when the mark and `ref_video` disagree
+        (never the published cond for a still-cond model, or the reverse)."""
+        from ..models.checkpoint import trained_with_still_cond
+
+        still = trained_with_still_cond(checkpoint)
+        if still != bool(ref_video):
+            raise ValueError(f"{checkpoint} was trained {'with' if still else 'without'} the still-reference cond: "
+                             f"{'give' if still else 'drop'} its still latents (--ref-video; docs/distillation.md)")
+        return self.attach_ref_video(ref_video) if ref_video else self
 
     def sample(self, batch_size: int, generator: torch.Generator) -> TrainBatch:
         return self.batch(torch.randint(0, len(self), (batch_size,), generator=generator))

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 
 from ..diffusion.schedule import FlowMatchSchedule
-from ..models.checkpoint import check_layout, load_dit, read_shapes, save_dit
+from ..models.checkpoint import (COND_METADATA_KEY, check_layout, load_dit, read_shapes, save_dit,
+                                 trained_with_still_cond)
 from ..models.config import get_preset
 from ..models.dit import WanDiT, build_dit
 from .audio_norm import audio_stats, fold_audio_standardisation, fold_audio_state, standardise_audio
@@ -35,16 +36,18 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 def _model(cfg: TrainConfig, path: str, trainable: bool, dtype: torch.dtype | None = None,
-           device: str | None = None, transform: Callable[[WanDiT], WanDiT] | None = None) -> WanDiT:
-    """The checkpoint at `path` (or a random init), as a whole model on `device` (default `cfg.device`), passed
-    through `transform` (e.g. folding the audio standardisation into it) unless built on the meta device."""
-    dtype, device = dtype or DTYPES[cfg.dtype], device or cfg.device
+           device: str | None = None, transform: Callable[[WanDiT], WanDiT] | None = None,
+           preset: str | None = None) -> WanDiT:
+    """The checkpoint at `path` (or a random init), as a whole model of `preset` (default `cfg.preset`; the file's
+    layout must match it) on `device` (default `cfg.device`), passed through `transform` (e.g. folding the audio
+    standardisation into it) unless built on the meta device."""
+    dtype, device, preset = dtype or DTYPES[cfg.dtype], device or cfg.device, preset or cfg.preset
     if device == "meta":
-        model = build_dit(cfg.preset, device="meta", dtype=dtype)
+        model = build_dit(preset, device="meta", dtype=dtype)
     elif path:
-        model = load_dit(path, preset=cfg.preset, device=device, dtype=dtype)
+        model = load_dit(path, preset=preset, device=device, dtype=dtype)
     else:
-        model = build_dit(cfg.preset, device=device, dtype=dtype, seed=cfg.seed)
+        model = build_dit(preset, device=device, dtype=dtype, seed=cfg.seed)
     if transform is not None and device != "meta":
         model = transform(model)
     model.gradient_checkpointing = cfg.grad_checkpointing
@@ -62,18 +65,36 @@ def _meta_init(cfg: TrainConfig) -> bool:
 
 
 def _shared_model(cfg: TrainConfig, path: str, trainable: bool, dtype: torch.dtype | None = None,
-                  transform: Callable[[WanDiT], WanDiT] | None = None) -> WanDiT:
+                  transform: Callable[[WanDiT], WanDiT] | None = None, preset: str | None = None) -> WanDiT:
     """`_shared(cfg, _model(...))`; with `parallel.meta_init` under FSDP the model is built on the meta device and
     sharded, and only rank 0 reads the checkpoint (every rank checks its layout from the header first, so a wrong
     file fails on all ranks alike instead of hanging the others in the broadcast)."""
     if not _meta_init(cfg):
-        return _shared(cfg, _model(cfg, path, trainable, dtype, transform=transform))
+        return _shared(cfg, _model(cfg, path, trainable, dtype, transform=transform, preset=preset))
     if path:
-        check_layout(get_preset(cfg.preset), read_shapes(path)[0])
-    model = _model(cfg, path, trainable, dtype, device="meta")
+        check_layout(get_preset(preset or cfg.preset), read_shapes(path)[0])
+    model = _model(cfg, path, trainable, dtype, device="meta", preset=preset)
     return parallel.shard_from_rank0(model, lambda: _model(cfg, path, trainable, dtype, device="cpu",
-                                                                      transform=transform),
+                                                                      transform=transform, preset=preset),
                                      cfg.parallel.mixed_precision, cfg.device)
+
+
+# What a teacher / critic of another preset must share with the student: the inputs it is called with.
+INTERFACE = ("in_dim", "out_dim", "latent_channels", "patch_size", "text_dim", "text_len", "use_audio", "audio_dim",
+             "audio_pack")
+
+
+def check_score_presets(cfg: TrainConfig) -> None:
+    """Raise `ValueError` unless the teacher's and critic's presets take the student's inputs (latents, reference,
+    text states, audio windows): they may differ in size only (width, depth, heads)."""
+    student = get_preset(cfg.preset)
+    for role, name in (("teacher", cfg.teacher_preset_name), ("critic", cfg.critic_preset_name)):
+        other = get_preset(name)
+        diff = [f"{k} {getattr(other, k)} (student {getattr(student, k)})" for k in INTERFACE
+                if getattr(other, k) != getattr(student, k)]
+        if diff:
+            raise ValueError(f"the {role} preset {name!r} does not take the inputs of the student preset "
+                             f"{cfg.preset!r}: " + ", ".join(diff))
 
 
 AUDIO_MODULES = ("audio_proj.", "audio_cond_projs.")
@@ -129,6 +150,22 @@ def _export(model: WanDiT, path: Path, meta: dict[str, str],
     return path
 
 
+def check_cond(cfg: TrainConfig, *paths: str) -> None:
+    """Raise `ValueError` if a checkpoint was trained with the other cond than this run's (`ref_video` set or not):
+    a still-cond teacher scored on the published cond, or the reverse, would run on inputs it never saw."""
+    for path in paths:
+        if path:
+            still = trained_with_still_cond(path)
+            if still != bool(cfg.ref_video):
+                raise ValueError(f"{path} was trained {'with' if still else 'without'} the still-reference cond; "
+                                 f"{'set' if still else 'drop'} `ref_video` (docs/distillation.md)")
+
+
+def _cond_meta(cfg: TrainConfig, meta: dict[str, str]) -> dict[str, str]:
+    """Mark checkpoints trained with the still-reference cond (`ref_video`; `checkpoint.COND_METADATA_KEY`)."""
+    return {**meta, COND_METADATA_KEY: "still-video"} if cfg.ref_video else meta
+
+
 def _data(cfg: TrainConfig, path: str, seed_offset: int) -> LatentClips:
     if path and path != "random":
         return LatentClips.load(path)
@@ -151,6 +188,10 @@ class Stage:
         self.train_data = _data(cfg, cfg.data, 0)
         self.eval_data = _data(cfg, cfg.eval_data, 1) if (cfg.eval_data or cfg.data == "random") else None
         self.mix_data = _data(cfg, cfg.mix_data, 2) if cfg.mix_data else None
+        if cfg.ref_video:  # the still-reference cond (session 33): every clip of every file must be covered
+            for data in (self.train_data, self.eval_data):
+                if data is not None:
+                    data.attach_ref_video(cfg.ref_video)
         self.history: list[dict] = []
 
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -278,11 +319,11 @@ class TeacherStage(Stage):
     def export(self, out_dir: Path) -> list[Path]:
         """`teacher.safetensors`, always for raw audio features (trained standardised: the map is unfolded)."""
         if self.audio_stats is None:
-            return [_export(self.model, out_dir / "teacher.safetensors", {"stage": "teacher"})]
+            return [_export(self.model, out_dir / "teacher.safetensors", _cond_meta(self.cfg, {"stage": "teacher"}))]
         pack = get_preset(self.cfg.preset).audio_pack  # (the model may be an FSDP wrapper)
         unfold = lambda st: fold_audio_state(st, *self.audio_stats, pack, inverse=True)  # noqa: E731
         meta = {"stage": "teacher", "audio_standardise": "trained on standardised audio; exported for raw features"}
-        return [_export(self.model, out_dir / "teacher.safetensors", meta, transform=unfold)]
+        return [_export(self.model, out_dir / "teacher.safetensors", _cond_meta(self.cfg, meta), transform=unfold)]
 
 
 class ODEStage(Stage):
@@ -294,6 +335,11 @@ class ODEStage(Stage):
         super().__init__(cfg)
         if not cfg.teacher:
             raise ValueError("the ode stage needs `teacher` (a teacher checkpoint)")
+        check_score_presets(cfg)
+        check_cond(cfg, cfg.teacher, cfg.init)
+        if not cfg.init and cfg.teacher_preset_name != cfg.preset:
+            raise ValueError(f"the ode stage starts the student from the teacher unless `init` is set, but the teacher "
+                             f"is {cfg.teacher_preset_name!r} and the student {cfg.preset!r}: set `init`")
         self.student = _shared_model(cfg, cfg.init or cfg.teacher, trainable=True)
         self.opt = _adamw(self.student, cfg.lr, cfg)
         self.pair_index = _pair_subset(len(self.train_data), cfg.ode_pairs_clips)
@@ -316,7 +362,7 @@ class ODEStage(Stage):
             pairs, recorded = read_pairs(p)
             check_pairs(p, pairs, recorded, self.provenance, data.ref[index])
             return pairs
-        teacher = _model(self.cfg, self.cfg.teacher, trainable=False)
+        teacher = _model(self.cfg, self.cfg.teacher, trainable=False, preset=self.cfg.teacher_preset_name)
         g = torch.Generator().manual_seed(self.cfg.seed + 7)
         out = []
         chunk = 64 if self.cfg.device.startswith("cuda") else 8
@@ -367,7 +413,7 @@ class ODEStage(Stage):
                                                           self.cfg.converge_window, self.cfg.converge_tol)}
 
     def export(self, out_dir: Path) -> list[Path]:
-        return [_export(self.student, out_dir / "student_ode.safetensors", {"stage": "ode"})]
+        return [_export(self.student, out_dir / "student_ode.safetensors", _cond_meta(self.cfg, {"stage": "ode"}))]
 
 
 def _pair_subset(n: int, k: int) -> torch.Tensor:
@@ -448,6 +494,8 @@ class DMDStage(Stage):
         super().__init__(cfg)
         if not (cfg.teacher and cfg.init):
             raise ValueError("the dmd stage needs `teacher` (real score) and `init` (ODE-initialised student)")
+        check_score_presets(cfg)
+        check_cond(cfg, cfg.teacher, cfg.init, cfg.critic_init)
         if _meta_init(cfg):  # the EMA is a second fp32 model loaded from the same init, not a copy of a whole one
             self.student = _shared_model(cfg, cfg.init, trainable=True)
             self.ema = EMA(_shared_model(cfg, cfg.init, trainable=False, dtype=torch.float32), cfg.ema_decay,
@@ -457,8 +505,8 @@ class DMDStage(Stage):
             self.ema = EMA(student, cfg.ema_decay, cfg.ema_start)  # whole fp32 copy, then sharded like the student
             self.student = _shared(cfg, student)
             _shared(cfg, self.ema.model)
-        self.real = _shared_model(cfg, cfg.teacher, trainable=False)
-        self.fake = _shared_model(cfg, cfg.critic_init or cfg.teacher, trainable=True)
+        self.real = _shared_model(cfg, cfg.teacher, trainable=False, preset=cfg.teacher_preset_name)
+        self.fake = _shared_model(cfg, cfg.critic_init or cfg.teacher, trainable=True, preset=cfg.critic_preset_name)
         self.opt_g = _adamw(self.student, cfg.lr, cfg)
         self.opt_c = _adamw(self.fake, cfg.critic_lr, cfg)
 
@@ -538,9 +586,11 @@ class DMDStage(Stage):
 
     def export(self, out_dir: Path) -> list[Path]:
         return [
-            _export(self.ema.model, out_dir / "student.safetensors", {"stage": "dmd", "weights": "ema"}),
-            _export(self.student, out_dir / "student_raw.safetensors", {"stage": "dmd", "weights": "raw"}),
-            _export(self.fake, out_dir / "critic.safetensors", {"stage": "dmd-critic"}),
+            _export(self.ema.model, out_dir / "student.safetensors",
+                    _cond_meta(self.cfg, {"stage": "dmd", "weights": "ema"})),
+            _export(self.student, out_dir / "student_raw.safetensors",
+                    _cond_meta(self.cfg, {"stage": "dmd", "weights": "raw"})),
+            _export(self.fake, out_dir / "critic.safetensors", _cond_meta(self.cfg, {"stage": "dmd-critic"})),
         ]
 
 

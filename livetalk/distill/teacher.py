@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from ..diffusion.schedule import NUM_TRAIN_TIMESTEPS, FlowMatchSchedule, shift_timestep
@@ -40,7 +42,7 @@ def drop_conditions(batch: TrainBatch, p_text: float, p_audio: float, generator:
     if audio is not None:
         drop_a = (torch.rand(b, generator=generator) < p_audio).to(audio.device)
         audio = torch.where(drop_a[:, None, None, None], torch.zeros_like(audio), audio)
-    return TrainBatch(batch.latents, batch.ref, context, batch.neg_context, audio)
+    return replace(batch, context=context, audio=audio)
 
 
 def weighted_mean(err: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:

@@ -26,6 +26,10 @@ _SUBDICTS = ("generator_ema", "generator", "model", "state_dict")
 _LEADING = ("model.", "generator.", "module.")
 _INNER = ("_fsdp_wrapped_module.", "_checkpoint_wrapped_module.", "_orig_mod.")
 CONFIG_METADATA_KEY = "livetalk_config"
+# Set to "still-video" on checkpoints trained with the still-reference cond (`TrainConfig.ref_video`, session 33):
+# the runtime then builds that cond (`runtime.avatar.AvatarModels.still_cond`), and the training stages refuse to mix
+# the two conds.
+COND_METADATA_KEY = "livetalk_cond"
 
 
 class CheckpointLayoutError(ValueError):
@@ -250,6 +254,11 @@ def checkpoint_info(path: str | Path) -> dict:
     return info
 
 
+def trained_with_still_cond(path: str | Path) -> bool:
+    """True when the checkpoint is marked `COND_METADATA_KEY: still-video` (trained with `ref_video`); header only."""
+    return read_shapes(path)[1].get(COND_METADATA_KEY) == "still-video"
+
+
 def average_checkpoints(paths: list[str | Path], out: str | Path, weights: list[float] | None = None,
                         dtype: torch.dtype = torch.float32, extra_metadata: dict[str, str] | None = None) -> Path:
     """Uniform (or `weights`-weighted) average of DiT checkpoints of one layout ("model soup"), saved as
@@ -257,7 +266,8 @@ def average_checkpoints(paths: list[str | Path], out: str | Path, weights: list[
     inputs must share a preset and keys exactly (CheckpointLayoutError otherwise); the average is taken in fp64 and
     rounded once to `dtype`; each weight must be >= 0 with a positive sum (weights are normalised). The metadata
     records the sources and weights, plus `extra_metadata` (e.g. a "source" line for a model card), which may not
-    set those keys or the config."""
+    set those keys or the config. The inputs' cond mark (`COND_METADATA_KEY`) is carried over; inputs trained with
+    different conds are refused."""
     if dtype not in (torch.float32, torch.float16, torch.bfloat16):
         raise ValueError(f"average_checkpoints: dtype must be one of torch.float32 / float16 / bfloat16, got {dtype}")
     if not paths:
@@ -272,6 +282,14 @@ def average_checkpoints(paths: list[str | Path], out: str | Path, weights: list[
     # save_dit refuses the config key too, but only after every checkpoint is loaded: fail before that
     if clash := sorted(set(extra_metadata) & (set(meta) | {CONFIG_METADATA_KEY})):
         raise ValueError(f"average_checkpoints: extra_metadata may not set {clash} (written by the average itself)")
+    conds = {read_shapes(p)[1].get(COND_METADATA_KEY) for p in paths}  # the cond a model was trained with
+    if len(conds) > 1:
+        raise ValueError(f"average_checkpoints: the checkpoints were trained with different conds ({COND_METADATA_KEY}:"
+                         f" {sorted(str(c) for c in conds)}); not averaging")
+    if (cond := conds.pop()) is not None:
+        if extra_metadata.get(COND_METADATA_KEY, cond) != cond:
+            raise ValueError(f"average_checkpoints: extra_metadata sets {COND_METADATA_KEY} against its inputs' {cond!r}")
+        extra_metadata[COND_METADATA_KEY] = cond  # carried over: the runtime must build the same cond
     first = load_dit(paths[0], dtype=torch.float32)
     acc = {k: v.double() * (weights[0] / total) for k, v in first.state_dict().items()}
     for path, w in zip(paths[1:], weights[1:]):

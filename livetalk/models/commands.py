@@ -1,4 +1,5 @@
-"""CLI: `livetalk checkpoint-info PATH`, `livetalk presets`, `livetalk average-checkpoints --out OUT IN...`."""
+"""CLI: `livetalk checkpoint-info PATH`, `livetalk presets`, `livetalk average-checkpoints --out OUT IN...`,
+`livetalk grow-depth IN --out OUT --factor 2 [--preset tiny-deep]`."""
 
 from __future__ import annotations
 
@@ -47,6 +48,27 @@ def _average(args) -> int:
     return 0
 
 
+def _grow(args) -> int:
+    import torch
+
+    from .checkpoint import load_dit, save_dit
+    from .config import get_preset
+    from .grow import grow_depth
+
+    src = load_dit(args.path, dtype=torch.float32)
+    cfg = get_preset(args.preset) if args.preset else None
+    try:
+        grown = grow_depth(src, args.factor, cfg=cfg, seed=args.seed)
+    except ValueError as e:
+        raise SystemExit(f"grow-depth: {e}") from None
+    out = save_dit(grown.to(getattr(torch, args.dtype)), args.out,
+                   {"source": str(args.path), "grown": f"depth x{args.factor} ({src.cfg.num_layers} -> "
+                                                       f"{grown.cfg.num_layers} blocks), new blocks identity"})
+    print(f"{args.path} ({src.cfg.name}, {src.cfg.num_layers} blocks) -> {out} ({grown.cfg.name}, "
+          f"{grown.cfg.num_layers} blocks; same function)")
+    return 0
+
+
 def _numel(shape) -> int:
     n = 1
     for s in shape:
@@ -70,3 +92,11 @@ def register(sub) -> None:
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                    help="extra safetensors metadata, repeatable (e.g. source=...)")
     p.set_defaults(func=_average)
+    p = sub.add_parser("grow-depth", help="a deeper DiT that computes the same function (new blocks are identities)")
+    p.add_argument("path", help="source DiT checkpoint")
+    p.add_argument("--out", required=True, help="output .safetensors (config in its metadata)")
+    p.add_argument("--factor", type=int, default=2, help="depth multiple: block j -> block factor*j")
+    p.add_argument("--preset", default="", help="target preset to check against (e.g. tiny-deep for tiny x2)")
+    p.add_argument("--seed", type=int, default=0, help="random init of the new blocks' non-output weights")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"))
+    p.set_defaults(func=_grow)

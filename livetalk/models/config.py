@@ -89,6 +89,12 @@ PRESETS: dict[str, DiTConfig] = {
         name="tiny", dim=256, ffn_dim=1024, num_heads=8, num_layers=6, text_dim=384, text_len=32,
         audio_dim=80, audio_hidden=32,
     ),
+    # The tiny teacher at twice the depth (12 blocks, audio into blocks 2..6): what `livetalk grow-depth --factor 2`
+    # makes of a `tiny` checkpoint (session 33's capacity test of the teacher).
+    "tiny-deep": DiTConfig(
+        name="tiny-deep", dim=256, ffn_dim=1024, num_heads=8, num_layers=12, text_dim=384, text_len=32,
+        audio_dim=80, audio_hidden=32,
+    ),
     "tiny-t2v": DiTConfig(
         name="tiny-t2v", dim=256, ffn_dim=1024, num_heads=8, num_layers=6, text_dim=384, text_len=32,
         in_dim=16, use_audio=False,

@@ -57,6 +57,10 @@ class RuntimeConfig:
     seed: int = 0
 
 
+# Latent frames of the still-reference video a still-cond student sees (33 pixel frames: its training windows')
+STILL_LATENT_FRAMES = 9
+
+
 def center_square(image: np.ndarray, size: int) -> np.ndarray:
     """RGB uint8 `[H, W, 3]` → centre-cropped square resized to `size`² (the published resize_pad = crop)."""
     from PIL import Image
@@ -85,10 +89,14 @@ class AvatarModels:
     dit: the causal student; vae: encodes the reference (`encode([B, T, 3, H, W]) -> [B, F, 16, h, w]`);
     decoder_factory: `() -> stream decoder` with `decode_block(latents) -> [B, T, 3, H, W]` in [-1, 1];
     text_encoder: `.encode(prompt) -> [1, L, D]`; audio_encoder: an `AudioEncoder` (features per frame).
+    still_cond: the student was trained with the still-reference cond (`TrainConfig.ref_video`, checkpoint metadata
+    `livetalk_cond: still-video`): each session then encodes its reference image as a still video too.
     """
 
-    def __init__(self, dit: WanDiT, vae, decoder_factory, text_encoder, audio_encoder, device="cpu"):
+    def __init__(self, dit: WanDiT, vae, decoder_factory, text_encoder, audio_encoder, device="cpu",
+                 still_cond: bool = False):
         self.dit = dit.eval()
+        self.still_cond = still_cond
         self.vae = vae
         self.decoder_factory = decoder_factory
         self.text_encoder = text_encoder
@@ -122,6 +130,9 @@ class AvatarSession:
         self.cond_first = make_cond(self.ref_latent, cfg.block)  # mask [0, 1, 1]
         self.cond_later = self.cond_first.clone()
         self.cond_later[:, 0, -1] = 1  # mask [1, 1, 1]
+        self.still = None  # [1, ≤ STILL_LATENT_FRAMES, 16, h, w]: the reference as a still video (still_cond models)
+        if models.still_cond:
+            self._encode_still(cfg.block)  # the first block's frames only (9 pixel frames): the encoder is causal
         self.cache = dit.new_cache(1, tuple(lat), sink_size=cfg.sink_size, local_attn_size=cfg.local_attn_size)
         self.decoder = RePrimedDecoder(models.decoder_factory, cfg.decoder_warmup, first_span=cfg.decoder_first_span)
         self.audio_features = StreamingAudioFeatures(models.audio_encoder, cfg.lookahead_ms, cfg.context_ms)
@@ -212,8 +223,7 @@ class AvatarSession:
             windows = feats[None].reshape(1, cfg.block, 4, -1)
         audio = self._block_audio(p0, p1)
         dit = models.dit
-        conds = BlockConditions(self.context if self.cache.cross[0] is None else None,
-                                self.cond_first if b == 0 else self.cond_later,
+        conds = BlockConditions(self.context if self.cache.cross[0] is None else None, self.block_cond(b),
                                 windows.to(models.device, dit.dtype))
         start = b * cfg.block
         noise = torch.randn(1, cfg.block, dit.cfg.latent_channels, *self.ref_latent.shape[-2:],
@@ -224,6 +234,27 @@ class AvatarSession:
             refresh_cache(dit, self.cache, x0, start, conds)
         self.block_index += 1
         return x0, audio, p0, {"denoise_s": time.perf_counter() - t0, "speaking": bool(np.abs(audio).max() > 0)}
+
+    def _encode_still(self, latent_frames: int) -> None:
+        """`self.still`: the reference image held for `4·(latent_frames − 1) + 1` pixel frames, VAE-encoded."""
+        video = frames_to_video(np.repeat(self.reference[None], 4 * (latent_frames - 1) + 1, 0))
+        with torch.no_grad():
+            self.still = self.models.vae.encode(video.to(self.models.device)).to(self.models.dit.dtype)
+
+    def block_cond(self, b: int) -> torch.Tensor:
+        """cond `[1, block, 17, h, w]` of block `b`: the reference latent on every frame (published), or, for a
+        still-cond student, the still video's latent of each frame (frame 0: the reference latent, mask 0; frames
+        past the still's last one take its last: a still video's latents stop changing after ~13 frames)."""
+        if self.still is None:
+            return self.cond_first if b == 0 else self.cond_later
+        frames = [min(f, STILL_LATENT_FRAMES - 1) for f in range(b * self.cfg.block, (b + 1) * self.cfg.block)]
+        if frames[-1] >= self.still.shape[1]:  # once, at the second block (33 pixel frames, ~0.25 s on a CPU)
+            self._encode_still(STILL_LATENT_FRAMES)
+        cond = self.cond_first if b == 0 else self.cond_later
+        slot = self.still[:, frames]
+        if b == 0:
+            slot = torch.cat([self.ref_latent[:, None], slot[:, 1:]], dim=1)
+        return torch.cat([slot, cond[:, :, -1:]], dim=2)
 
     def decode(self, latents: torch.Tensor) -> tuple[np.ndarray, float]:
         t0 = time.perf_counter()

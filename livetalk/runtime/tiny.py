@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..models.checkpoint import load_dit
+from ..models.checkpoint import load_dit, trained_with_still_cond
 from ..models.dit import build_dit
 from .avatar import AvatarModels, AvatarSession, PipelinedSession, RuntimeConfig
 
@@ -36,6 +36,7 @@ def build_tiny_models(
         from ..models.vae_fast_decoder import TINY_FAST_DECODER, FastDecoder
 
         dit = build_dit("tiny", device=device, dtype=dtype, seed=0)
+        still_cond = False
         vae = build_tiny_vae(device=device, dtype=dtype)
         fast = FastDecoder(TINY_FAST_DECODER).to(device=device, dtype=dtype).eval()
     else:
@@ -44,6 +45,7 @@ def build_tiny_models(
             raise FileNotFoundError(
                 f"student checkpoint {path} not found: train it (docs/distillation.md) or pass random_weights=True"
             )
+        still_cond = trained_with_still_cond(path)  # trained with `ref_video`: build the same cond
         dit = load_dit(path, preset="tiny", device=device, dtype=dtype)
         vae = load_tiny_vae(device=device, dtype=dtype)
         fast = load_tiny_fast_decoder(device=device, dtype=dtype) if decoder == "fast" else None
@@ -55,7 +57,7 @@ def build_tiny_models(
         raise ValueError(f"decoder must be 'fast' or 'vae', got {decoder!r}")
     text = build_text_encoder("tiny", device=device)
     audio = build_audio_encoder("tiny", device=device)
-    return AvatarModels(dit, vae, factory, text, audio, device=device)
+    return AvatarModels(dit, vae, factory, text, audio, device=device, still_cond=still_cond)
 
 
 class AvatarPerformer:

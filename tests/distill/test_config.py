@@ -26,8 +26,11 @@ def test_config_files_load_as_their_recipe(path):
     base = RECIPES[data["recipe"]]
     assert cfg.stage == base.stage
     for key, value in data.items():
-        if key != "recipe":
-            assert getattr(cfg, key) == value, key
+        if key == "parallel":
+            for k, v in value.items():
+                assert getattr(cfg.parallel, k) == v, f"parallel.{k}"
+        elif key != "recipe":
+            assert getattr(cfg, key) == (tuple(value) if isinstance(value, list) else value), key
     for key in ("lr", "critic_lr", "guidance", "weight_decay"):
         if key not in data:
             assert getattr(cfg, key) == getattr(base, key), key

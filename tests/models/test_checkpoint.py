@@ -192,3 +192,15 @@ def test_average_checkpoints_refuses_mixed_layouts_and_bad_weights(tiny, tmp_pat
     with pytest.raises(ValueError, match="one weight"):
         average_checkpoints([a, a], tmp_path / "x.safetensors", weights=[1.0, -1.0])
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_average_checkpoints_carries_the_cond_mark_and_refuses_mixed_conds(tiny, tmp_path):
+    from livetalk.models.checkpoint import COND_METADATA_KEY, average_checkpoints, read_shapes
+
+    still = [save_dit(tiny, tmp_path / f"s{i}.safetensors", {COND_METADATA_KEY: "still-video"}) for i in range(2)]
+    plain = save_dit(tiny, tmp_path / "plain.safetensors")
+    out = average_checkpoints(still, tmp_path / "avg.safetensors")
+    assert read_shapes(out)[1][COND_METADATA_KEY] == "still-video"  # else the runtime would run it on the other cond
+    assert COND_METADATA_KEY not in read_shapes(average_checkpoints([plain], tmp_path / "p.safetensors"))[1]
+    with pytest.raises(ValueError, match="different conds"):
+        average_checkpoints([still[0], plain], tmp_path / "mixed.safetensors")

@@ -149,3 +149,37 @@ def test_decoder_warmup_argument():
     assert decoder_warmup_arg("none") is None and decoder_warmup_arg("2") == 2
     with pytest.raises(ValueError):
         decoder_warmup_arg("-1")
+
+
+def test_a_still_cond_student_gets_the_reference_as_a_still_video(models, tmp_path):
+    """Students trained with `ref_video` (session 33): each block's cond holds the still video's latents of its
+    frames (frame 0 the reference latent, frames past the 9th the 9th), and the tiny loader sets this up from the
+    checkpoint's metadata."""
+    from livetalk.models.checkpoint import COND_METADATA_KEY, save_dit
+    from livetalk.models.vae import frames_to_video
+    from livetalk.runtime.avatar import STILL_LATENT_FRAMES, AvatarModels
+
+    still_models = AvatarModels(models.dit, models.vae, models.decoder_factory, models.text_encoder,
+                                models.audio_encoder, still_cond=True)
+    img = image(3)
+    s = AvatarSession(still_models, img, "A person nodding", RuntimeConfig())
+    plain = AvatarSession(models, img, "A person nodding", RuntimeConfig())
+    ref = center_square(img, RuntimeConfig().size)
+    with torch.no_grad():
+        still = models.vae.encode(frames_to_video(np.repeat(ref[None], 4 * (STILL_LATENT_FRAMES - 1) + 1, 0)))
+    assert s.still.shape[1] == 3  # only the first block's still frames before the first chunk (the encoder is causal)
+    for b, frames in ((0, [0, 1, 2]), (2, [6, 7, 8]), (3, [8, 8, 8]), (40, [8, 8, 8])):
+        cond, published = s.block_cond(b), plain.block_cond(b)
+        assert torch.equal(cond[:, :, 16], published[:, :, 16])  # the mask: 0 on frame 0 only
+        want = still[:, frames].clone()
+        if b == 0:
+            want[:, 0] = plain.ref_latent
+            assert torch.equal(published[:, 1, :16], plain.ref_latent)  # published: the reference latent repeated
+        assert torch.allclose(cond[:, :, :16], want, atol=1e-5), b
+    a, c = s.next_chunk(), plain.next_chunk()
+    assert a.frames.shape == c.frames.shape and not np.array_equal(a.frames, c.frames)
+    path = tmp_path / "still_student.safetensors"
+    save_dit(models.dit, path, {COND_METADATA_KEY: "still-video"})
+    save_dit(models.dit, tmp_path / "published.safetensors")
+    assert build_tiny_models(student=path).still_cond
+    assert not build_tiny_models(student=tmp_path / "published.safetensors").still_cond

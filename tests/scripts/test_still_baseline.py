@@ -128,3 +128,59 @@ def test_error_split_eval_scores_only_that_files_clips_and_refuses_later_windows
     torch.save({"ids": [f"{one.id}#1"]}, tmp_path / "later.pt")
     r = _run("error-split", "--world", tmp_path / "world", "--eval", tmp_path / "later.pt", *dirs)
     assert r.returncode != 0 and "do not start at frame 0" in r.stderr
+
+
+def test_error_split_of_two_samples_separates_a_wrong_mean_from_seed_variance(tmp_path):
+    from livetalk.data.dataset import TalkingHeadDataset
+    from livetalk.data.media import write_video
+
+    synth_dataset(tmp_path / "world", 2, ClipConfig(duration_s=2.5))
+    ds = TalkingHeadDataset(tmp_path / "world", load_tracks=False)
+    rng = np.random.default_rng(0)
+
+    def draw(f):  # a static offset per 8×8 block (grey, so the mp4's chroma subsampling keeps it), N(0, 20²)
+        h, w = f.shape[1:3]
+        off = np.kron(rng.normal(0, 20, (h // 8, w // 8)), np.ones((8, 8)))[None, :, :, None]
+        return np.clip(f.astype(np.float64) + off, 0, 255).round().astype(np.uint8)
+
+    for name, make in (("same", lambda f: f), ("a", draw), ("b", draw)):
+        (tmp_path / name).mkdir()
+        for i in range(len(ds)):
+            write_video(tmp_path / name / f"{ds[i].id}.mp4", make(ds[i].frames[:33]))
+    d = {n: tmp_path / n for n in ("same", "a", "b")}
+    r = _run("error-split", "--world", tmp_path / "world", f"same={d['same']}", f"twice={d['same']},{d['same']}",
+             f"ab={d['a']},{d['b']}", f"a={d['a']}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.splitlines()
+    split = {lines[i - 1].split()[0]: [float(x) for x in (lines[i].split()[3], lines[i].split()[9])]
+             for i, line in enumerate(lines) if "seed variance" in line}
+    assert set(split) == {"twice", "ab"}
+    assert split["twice"][1] == 0.0  # the same video twice: no variance, all bias
+    same = float(next(line for line in lines if line.startswith("same ")).split()[5])
+    assert split["twice"][0] == same
+    bias, var = split["ab"]  # two draws around the truth: right on average, about 20² of variance
+    assert 250 < var < 550 and abs(bias - same) < 0.3 * var
+    a_static = float(next(line for line in lines if line.startswith("a ")).split()[5])
+    assert abs(a_static - same - var) < 0.3 * var  # one sample alone carries the variance in its static error
+    r = _run("error-split", "--world", tmp_path / "world", f"three={d['same']},{d['a']},{d['b']}")
+    assert r.returncode != 0 and "two samples" in r.stderr
+
+
+def test_departure_of_a_copy_and_of_the_truth_from_the_still(tmp_path):
+    from livetalk.data.dataset import TalkingHeadDataset
+    from livetalk.data.media import write_video
+
+    synth_dataset(tmp_path / "world", 2, ClipConfig(duration_s=2.5))
+    ds = TalkingHeadDataset(tmp_path / "world", load_tracks=False)
+    for name, make in (("still", lambda f: np.repeat(f[:1], len(f), 0)), ("truth", lambda f: f)):
+        (tmp_path / name).mkdir()
+        for i in range(len(ds)):
+            write_video(tmp_path / name / f"{ds[i].id}.mp4", make(ds[i].frames[:33]))
+    r = _run("departure", "--world", tmp_path / "world", "--still", tmp_path / "still",
+             f"copy={tmp_path / 'still'}", f"truth={tmp_path / 'truth'}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = r.stdout.splitlines()
+    dy = float(lines[0].split("|d_Y|^2")[1].split()[0])
+    rows = {line.split()[0]: (float(line.split()[2]), float(line.split()[7])) for line in lines[1:]}
+    assert rows["copy"][0] == 0.0 and dy > 5  # the still itself does not depart; the world moves
+    assert abs(rows["truth"][0] - dy) < 0.2 * dy + 2 and rows["truth"][1] > 0.9  # the truth departs as the truth
