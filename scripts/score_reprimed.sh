@@ -5,7 +5,10 @@
 #   bash scripts/score_reprimed.sh DATA SET NAME CHECKPOINT [TINY_DISTILL_ARGS...]
 #
 # Arguments after the fourth go to tiny_distill.py's generate steps, e.g. `--cache 3 6 7` to stream with another
-# KV cache (session 30).
+# KV cache (session 30). A student trained with the still-reference cond (the shipped one since session 33) needs
+# its still latents: `--ref-video DATA/ev_allSET/baselines/long_static.pt` (made by this script's baseline step on
+# a set's first run, or `still_baseline.py make --eval DATA/eval_longSET.pt --world DATA/world_evalSET --out ...`;
+# the long clips' still serves the windows too); without them tiny_distill.py stops with that message.
 # SET "" is the 40-id set (DATA/eval.pt, eval_long.pt, world_eval); SET 2 is the fresh 80-id set of session 28
 # (eval2.pt, eval_long2.pt, world_eval2: `livetalk data synth --n 80 --seed 910000 --duration 8 --out world_eval2`,
 # then `livetalk prepare-latents --data world_eval2 --out eval_long2.pt --latent-frames 32 --windows-per-clip 1
@@ -19,7 +22,7 @@
 # ground truth encoded window by window like the training data (`still_baseline.py windowed`): the arm minus each
 # in pixels, paired, and latent motion and error against the windowed truth (`still_baseline.py motion`).
 set -euo pipefail
-if [ $# -lt 4 ]; then sed -n 2,20p "$0"; exit 2; fi
+if [ $# -lt 4 ]; then sed -n 2,23p "$0"; exit 2; fi
 here=$(cd "$(dirname "$0")" && pwd)
 data=$(realpath -e "$1"); set=$2; name=$3; ckpt=$(realpath -e "$4"); shift 4
 for f in "eval$set.pt" "eval_long$set.pt" "world_eval$set"; do
