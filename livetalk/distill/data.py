@@ -101,12 +101,9 @@ class LatentClips:
         """These clips with the cond `checkpoint` was trained with: `ref_video` (still latent files) attached when
         the file is marked `livetalk_cond: still-video`, and a `ValueError` when the mark and `ref_video` disagree
         (never the published cond for a still-cond model, or the reverse)."""
-        from ..models.checkpoint import trained_with_still_cond
+        from ..models.checkpoint import check_trained_cond
 
-        still = trained_with_still_cond(checkpoint)
-        if still != bool(ref_video):
-            raise ValueError(f"{checkpoint} was trained {'with' if still else 'without'} the still-reference cond: "
-                             f"{'give' if still else 'drop'} its still latents (--ref-video; docs/distillation.md)")
+        check_trained_cond(checkpoint, bool(ref_video), "--ref-video (its still latents)")
         return self.attach_ref_video(ref_video) if ref_video else self
 
     def sample(self, batch_size: int, generator: torch.Generator) -> TrainBatch:

@@ -19,8 +19,7 @@ from pathlib import Path
 import torch
 
 from ..diffusion.schedule import FlowMatchSchedule
-from ..models.checkpoint import (COND_METADATA_KEY, check_layout, load_dit, read_shapes, save_dit,
-                                 trained_with_still_cond)
+from ..models.checkpoint import COND_METADATA_KEY, check_layout, check_trained_cond, load_dit, read_shapes, save_dit
 from ..models.config import get_preset
 from ..models.dit import WanDiT, build_dit
 from .audio_norm import audio_stats, fold_audio_standardisation, fold_audio_state, standardise_audio
@@ -155,10 +154,7 @@ def check_cond(cfg: TrainConfig, *paths: str) -> None:
     a still-cond teacher scored on the published cond, or the reverse, would run on inputs it never saw."""
     for path in paths:
         if path:
-            still = trained_with_still_cond(path)
-            if still != bool(cfg.ref_video):
-                raise ValueError(f"{path} was trained {'with' if still else 'without'} the still-reference cond; "
-                                 f"{'set' if still else 'drop'} `ref_video` (docs/distillation.md)")
+            check_trained_cond(path, bool(cfg.ref_video), "`ref_video`")
 
 
 def _cond_meta(cfg: TrainConfig, meta: dict[str, str]) -> dict[str, str]:

@@ -259,6 +259,15 @@ def trained_with_still_cond(path: str | Path) -> bool:
     return read_shapes(path)[1].get(COND_METADATA_KEY) == "still-video"
 
 
+def check_trained_cond(path: str | Path, still: bool, setting: str) -> None:
+    """Raise `ValueError` unless `path` was trained with the cond its caller gives it (`still`: the still-reference
+    cond, else the published one); `setting` names how the caller gives it (e.g. "`ref_video`")."""
+    marked = trained_with_still_cond(path)
+    if marked != still:
+        raise ValueError(f"{path} was trained {'with' if marked else 'without'} the still-reference cond; "
+                         f"{'set' if marked else 'drop'} {setting} (docs/distillation.md)")
+
+
 def average_checkpoints(paths: list[str | Path], out: str | Path, weights: list[float] | None = None,
                         dtype: torch.dtype = torch.float32, extra_metadata: dict[str, str] | None = None) -> Path:
     """Uniform (or `weights`-weighted) average of DiT checkpoints of one layout ("model soup"), saved as

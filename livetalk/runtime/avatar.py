@@ -123,16 +123,20 @@ class AvatarSession:
         self.schedule = FlowMatchSchedule(cfg.steps, cfg.shift)
         self.generator = torch.Generator(device=models.device).manual_seed(cfg.seed)
         self.reference = center_square(reference_image, cfg.size)
-        ref = frames_to_video(self.reference[None])  # [1, 1, 3, H, W]
-        with torch.no_grad():
-            self.ref_latent = models.vae.encode(ref.to(models.device))[:, 0].to(dit.dtype)  # [1, 16, h, w]
+        self.still = None  # [1, ≤ STILL_LATENT_FRAMES, 16, h, w]: the reference as a still video (still_cond models)
+        if models.still_cond:
+            # the first block's frames only (9 pixel frames); the encoder is causal, so latent frame 0 is the
+            # reference's one-frame encode and the later blocks' frames extend this one unchanged
+            self._encode_still(cfg.block)
+            self.ref_latent = self.still[:, 0]  # [1, 16, h, w]
+        else:
+            ref = frames_to_video(self.reference[None])  # [1, 1, 3, H, W]
+            with torch.no_grad():
+                self.ref_latent = models.vae.encode(ref.to(models.device))[:, 0].to(dit.dtype)  # [1, 16, h, w]
         lat = self.ref_latent.shape[-2:]
         self.cond_first = make_cond(self.ref_latent, cfg.block)  # mask [0, 1, 1]
         self.cond_later = self.cond_first.clone()
         self.cond_later[:, 0, -1] = 1  # mask [1, 1, 1]
-        self.still = None  # [1, ≤ STILL_LATENT_FRAMES, 16, h, w]: the reference as a still video (still_cond models)
-        if models.still_cond:
-            self._encode_still(cfg.block)  # the first block's frames only (9 pixel frames): the encoder is causal
         self.cache = dit.new_cache(1, tuple(lat), sink_size=cfg.sink_size, local_attn_size=cfg.local_attn_size)
         self.decoder = RePrimedDecoder(models.decoder_factory, cfg.decoder_warmup, first_span=cfg.decoder_first_span)
         self.audio_features = StreamingAudioFeatures(models.audio_encoder, cfg.lookahead_ms, cfg.context_ms)
@@ -243,18 +247,15 @@ class AvatarSession:
 
     def block_cond(self, b: int) -> torch.Tensor:
         """cond `[1, block, 17, h, w]` of block `b`: the reference latent on every frame (published), or, for a
-        still-cond student, the still video's latent of each frame (frame 0: the reference latent, mask 0; frames
+        still-cond student, the still video's latent of each frame (frame 0 is the reference latent, mask 0; frames
         past the still's last one take its last: a still video's latents stop changing after ~13 frames)."""
+        cond = self.cond_first if b == 0 else self.cond_later
         if self.still is None:
-            return self.cond_first if b == 0 else self.cond_later
+            return cond
         frames = [min(f, STILL_LATENT_FRAMES - 1) for f in range(b * self.cfg.block, (b + 1) * self.cfg.block)]
         if frames[-1] >= self.still.shape[1]:  # once, at the second block (33 pixel frames, ~0.25 s on a CPU)
             self._encode_still(STILL_LATENT_FRAMES)
-        cond = self.cond_first if b == 0 else self.cond_later
-        slot = self.still[:, frames]
-        if b == 0:
-            slot = torch.cat([self.ref_latent[:, None], slot[:, 1:]], dim=1)
-        return torch.cat([slot, cond[:, :, -1:]], dim=2)
+        return torch.cat([self.still[:, frames], cond[:, :, -1:]], dim=2)
 
     def decode(self, latents: torch.Tensor) -> tuple[np.ndarray, float]:
         t0 = time.perf_counter()
