@@ -44,6 +44,13 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="cpu", help="vae: training device (cpu, cuda)")
     p.add_argument("--mouth-weight", type=float, default=0.0,
                    help="vae: extra reconstruction weight on the mouth region (VAETrainConfig.mouth_box)")
+    p.add_argument("--crop-mouth", action="store_true",
+                   help="vae: centre the --crop crops on the mouth box (with a little jitter)")
+    p.add_argument("--full-size-from", type=float, default=None,
+                   help="vae: fraction of the time budget after which training uses whole frames (default 0.75)")
+    p.add_argument("--mouth-delta-weight", type=float, default=0.0,
+                   help="vae: weight of the mouth-delta loss (--data must be a synthetic world folder: each window is "
+                        "rendered spoken and mouth-closed, and the VAE must reproduce their difference)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_train)
 
@@ -74,7 +81,10 @@ def _train(args: argparse.Namespace) -> int:
                              minutes=args.minutes or 20.0, max_steps=args.max_steps or VAETrainConfig.max_steps,
                              batch=args.batch, image_steps=args.image_steps, image_batch=args.image_batch,
                              crop=args.crop, threads=args.threads, seed=args.seed, decoder_only=args.decoder_only,
-                             mouth_weight=args.mouth_weight, device=args.device)
+                             mouth_weight=args.mouth_weight, mouth_delta_weight=args.mouth_delta_weight,
+                             crop_mouth=args.crop_mouth, device=args.device)
+        if args.full_size_from is not None:
+            cfg.full_size_from = args.full_size_from
         _apply_common(cfg, args)
         train_vae(cfg, log=lambda s: print(s, flush=True))
     elif args.what == "long-decoder":

@@ -2,6 +2,7 @@
 
 Loss per step on a batch of clips `[B, T, 3, H, W]` (T = 4k + 1):
     L1(x̂, x) + MSE(x̂, x) + kl_weight · KL(q(z|x) ‖ N(0, 1))  (element mean)
+    [+ mouth_delta_weight · ‖(x̂_spoken − x̂_closed) − (x_spoken − x_closed)‖² / ‖x_spoken − x_closed‖²]
 with x̂ decoded from a reparameterised sample of the posterior. After training, the per-channel mean/std of the
 posterior mean over `stat_clips` training clips become the latent normalisation stored in the checkpoint, and the
 held-out reconstruction PSNR (encode → normalised latents → decode) goes into the checkpoint metadata.
@@ -19,6 +20,7 @@ import torch
 
 from livetalk.models.vae import WanVAE
 from livetalk.models.vae_metrics import psnr_per_clip
+from livetalk.models.vae_mouth_pairs import WorldPairSource, mouth_delta_loss
 from livetalk.models.vae_tiny import build_tiny_vae, load_tiny_vae
 from livetalk.models.vae_toy_data import make_source
 
@@ -38,6 +40,8 @@ class VAETrainConfig:
     size: int = 64
     crop: int = 32  # train on random crops of this size (cheaper), ...
     full_size_from: float = 0.75  # ... then on whole frames for the last part of the time budget
+    crop_mouth: bool = False  # centre the crops on `mouth_box` (± crop/8 jitter) instead of drawing them anywhere:
+    # every crop then holds the whole mouth, so the mouth terms get all of the (cheaper) crop steps
     lr: float = 4e-4
     kl_weight: float = 1e-5
     threads: int = 1
@@ -50,6 +54,8 @@ class VAETrainConfig:
     mouth_weight: float = 0.0  # extra reconstruction weight inside `mouth_box` (0 = plain loss): the mouth is ~7 %
     # of a world frame, so a plain loss lets the latents drop it (lip sync then cannot be learned from them)
     mouth_box: tuple[float, float, float, float] = (0.52, 0.75, 0.30, 0.70)  # top, bottom, left, right (fractions)
+    mouth_delta_weight: float = 0.0  # weight of `mouth_delta_loss` (0 = off): `data` must then be a world folder,
+    # whose clips are rendered twice (spoken and mouth closed) so the VAE is asked to reproduce the mouth's own part
     decoder_only: bool = False  # freeze the encoder and the latent normalisation of `init` (keeps its latent space,
     # so latents already encoded with `init` stay valid: fine-tune the decoder while the DiTs train on them)
 
@@ -115,6 +121,18 @@ def region_weights(size: int | tuple[int, int], box: tuple[float, float, float, 
     return w
 
 
+def mouth_crop_corner(cfg: VAETrainConfig, g: torch.Generator) -> tuple[int, int]:
+    """Top-left (row, column) of a `cfg.crop` square centred on `cfg.mouth_box`, jittered by up to ±crop/8 pixels
+    and kept inside the frame."""
+    top, bottom, left, right = cfg.mouth_box
+    jit = max(1, cfg.crop // 8)
+    di, dj = (int(v) - jit for v in torch.randint(2 * jit + 1, (2,), generator=g))
+    i = round((top + bottom) / 2 * cfg.size - cfg.crop / 2) + di
+    j = round((left + right) / 2 * cfg.size - cfg.crop / 2) + dj
+    hi = cfg.size - cfg.crop
+    return min(max(i, 0), hi), min(max(j, 0), hi)
+
+
 def weighted_reconstruction(y: torch.Tensor, x: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
     """L1 + L2 of `y − x` `[B, T, 3, H, W]`, averaged with per-pixel weights `w` `[H, W]` (plain mean if None)."""
     err = (y - x).abs() + (y - x) ** 2
@@ -129,7 +147,8 @@ def train_vae(cfg: VAETrainConfig, log=print) -> dict:
     torch.manual_seed(cfg.seed)
     if cfg.decoder_only and not cfg.init:
         raise ValueError("decoder_only fine-tunes the decoder of an existing VAE: pass init")
-    source = make_source(cfg.data, cfg.size)
+    pairs = cfg.mouth_delta_weight > 0
+    source = WorldPairSource(cfg.data, cfg.size) if pairs else make_source(cfg.data, cfg.size)
     vae = load_tiny_vae(cfg.init, device=cfg.device) if cfg.init else build_tiny_vae(device=cfg.device)
     vae.train()
     trainable = decoder_parameters(vae) if cfg.decoder_only else list(vae.parameters())
@@ -142,28 +161,33 @@ def train_vae(cfg: VAETrainConfig, log=print) -> dict:
     wmap = region_weights(cfg.size, cfg.mouth_box, cfg.mouth_weight).to(cfg.device) if cfg.mouth_weight else None
     t0 = last_save = time.time()
     budget = cfg.minutes * 60
-    step, ema = 0, None
+    step, ema, mouth_ema = 0, None, None
     while step < cfg.max_steps and time.time() - t0 < budget:
         progress = (time.time() - t0) / budget
         for group in opt.param_groups:
             group["lr"] = _lr_at(cfg, step, progress)
-        if step % (cfg.image_steps + 1) < cfg.image_steps:
-            x = source.sample(cfg.image_batch, 1, g)
-        else:
-            x = source.sample(cfg.batch, cfg.frames, g)
+        n, t = (cfg.image_batch, 1) if step % (cfg.image_steps + 1) < cfg.image_steps else (cfg.batch, cfg.frames)
+        x = torch.cat(source.sample_pairs(n, t, g)) if pairs else source.sample(n, t, g)  # pairs: spoken, then closed
         w = wmap
         if cfg.crop and cfg.crop < cfg.size and progress < cfg.full_size_from:
-            i, j = (int(v) for v in torch.randint(cfg.size - cfg.crop + 1, (2,), generator=g))
+            i, j = mouth_crop_corner(cfg, g) if cfg.crop_mouth else (int(v) for v in torch.randint(cfg.size - cfg.crop + 1, (2,), generator=g))
             x = x[..., i : i + cfg.crop, j : j + cfg.crop]
             w = None if wmap is None else wmap[i : i + cfg.crop, j : j + cfg.crop]
         x = x.to(cfg.device)
         with torch.set_grad_enabled(not cfg.decoder_only):
             mu, logvar = vae.encode_moments(x)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=g).to(mu.device)
+        eps = torch.randn(mu.shape, generator=g)
+        if pairs:  # the same posterior noise for a window's two renders, so their difference is the mouth's alone
+            eps[n:] = eps[:n]
+        z = mu + torch.exp(0.5 * logvar) * eps.to(mu.device)
         y = vae.decode_raw(z)
         rec = weighted_reconstruction(y, x, w)
         kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).mean()
         loss = rec + cfg.kl_weight * kl
+        if pairs:
+            mouth = mouth_delta_loss(y[:n], y[n:], x[:n], x[n:])
+            loss = loss + cfg.mouth_delta_weight * mouth
+            mouth_ema = mouth.item() if mouth_ema is None else 0.95 * mouth_ema + 0.05 * mouth.item()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -171,7 +195,8 @@ def train_vae(cfg: VAETrainConfig, log=print) -> dict:
         ema = rec.item() if ema is None else 0.95 * ema + 0.05 * rec.item()
         step += 1
         if step % cfg.log_every == 0:
-            log(f"step {step} t={time.time() - t0:.0f}s rec={ema:.4f} kl={kl.item():.3f} lr={opt.param_groups[0]['lr']:.2e}")
+            extra = f" mouth={mouth_ema:.3f}" if pairs else ""
+            log(f"step {step} t={time.time() - t0:.0f}s rec={ema:.4f}{extra} kl={kl.item():.3f} lr={opt.param_groups[0]['lr']:.2e}")
         if time.time() - last_save > cfg.save_every_min * 60:
             p = _save(vae, cfg, source, cfg.out + ".partial", {"steps": step})
             log(f"partial checkpoint at step {step}: held-out PSNR {p:.2f} dB")
