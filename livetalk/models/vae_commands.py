@@ -51,6 +51,9 @@ def register(subparsers) -> None:
     p.add_argument("--mouth-delta-weight", type=float, default=0.0,
                    help="vae: weight of the mouth-delta loss (--data must be a synthetic world folder: each window is "
                         "rendered spoken and mouth-closed, and the VAE must reproduce their difference)")
+    p.add_argument("--pair-bank", type=int, default=0, metavar="WORKERS",
+                   help="vae with --mouth-delta-weight: render every clip's pair once up front in WORKERS processes "
+                        "(the same windows; for a GPU, where rendering on demand starves training)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_train)
 
@@ -82,7 +85,7 @@ def _train(args: argparse.Namespace) -> int:
                              batch=args.batch, image_steps=args.image_steps, image_batch=args.image_batch,
                              crop=args.crop, threads=args.threads, seed=args.seed, decoder_only=args.decoder_only,
                              mouth_weight=args.mouth_weight, mouth_delta_weight=args.mouth_delta_weight,
-                             crop_mouth=args.crop_mouth, device=args.device)
+                             crop_mouth=args.crop_mouth, device=args.device, pair_bank_workers=args.pair_bank)
         if args.full_size_from is not None:
             cfg.full_size_from = args.full_size_from
         _apply_common(cfg, args)

@@ -11,6 +11,7 @@ mouth (`docs/vae.md`, "A VAE that keeps the mouth").
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,9 @@ import torch
 
 from livetalk.data.clip import ClipConfig, ClipPlan, plan_clip
 from livetalk.data.render import render_frames
+
+
+PLANS_FILE = "plans.pkl"  # optional, beside manifest.jsonl: the clips' plans, so rendering needs no espeak-ng
 
 
 class WorldPairSource:
@@ -29,6 +33,7 @@ class WorldPairSource:
         manifest = Path(folder) / "manifest.jsonl"
         if not manifest.exists():
             raise FileNotFoundError(f"{manifest} not found: mouth pairs need a world folder written by `livetalk data synth`")
+        self.folder = Path(folder)
         self.records = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
         if max_clips:
             self.records = self.records[:max_clips]
@@ -39,6 +44,34 @@ class WorldPairSource:
             raise KeyError(f"{manifest}: records without identity_seed/duration_s (not a synthetic world?): {missing[:3]}")
         self.size = size
         self._plans: dict[int, ClipPlan] = {}
+        if (Path(folder) / PLANS_FILE).exists():
+            self._load_plans(Path(folder) / PLANS_FILE)
+
+    def save_plans(self, path: str | Path | None = None) -> Path:
+        """Plan every clip (needs espeak-ng: the speech timeline drives the mouth) and pickle the parts rendering
+        needs, identity and face state (~6 KB a clip), to `folder/plans.pkl` (or `path`); a source opened on the
+        folder then renders without espeak-ng, e.g. on a GPU machine that lacks it. Trusted local data only
+        (pickle)."""
+        path = Path(path) if path else self.folder / PLANS_FILE
+        rows = [(int(r["identity_seed"]), float(r["duration_s"]), self.plan(i).identity, self.plan(i).state)
+                for i, r in enumerate(self.records)]
+        with open(path, "wb") as f:
+            pickle.dump({"size": self.size, "rows": rows}, f)
+        return path
+
+    def _load_plans(self, path: Path) -> None:
+        with open(path, "rb") as f:
+            saved = pickle.load(f)
+        by_seed = {(seed, dur): (idt, st) for seed, dur, idt, st in saved["rows"]}
+        if saved["size"] != self.size:
+            raise ValueError(f"{path} holds plans for size {saved['size']}, not {self.size}: delete it or re-save")
+        for i, r in enumerate(self.records):
+            key = (int(r["identity_seed"]), float(r["duration_s"]))
+            if key not in by_seed:
+                raise ValueError(f"{path} has no plan for clip {r.get('id')} (seed {key[0]}, {key[1]} s): re-save it")
+            idt, st = by_seed[key]
+            self._plans[i] = ClipPlan(identity=idt, motion=None, prompt=None, audio=None, state=st, viseme=None,
+                                      speaking=None, text=None, energy_driven=None)  # rendering reads these two only
 
     def plan(self, i: int) -> ClipPlan:
         if i not in self._plans:
@@ -61,6 +94,43 @@ class WorldPairSource:
 
     def sample(self, batch: int, frames: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.sample_pairs(batch, frames, generator)[0]
+
+
+def _render_pair(args) -> tuple[np.ndarray, np.ndarray]:
+    """One whole clip (identity, face state, size) rendered spoken and mouth-closed: two uint8 `[T, size, size, 3]`."""
+    identity, state, size = args
+    return render_frames(identity, state, size), render_frames(identity, state.mouth_closed(), size)
+
+
+class WorldPairBank(WorldPairSource):
+    """`WorldPairSource` with every clip rendered once, up front, into memory (uint8, spoken and closed), by
+    `workers` processes: on a GPU the on-demand rendering (~1 ms per frame on one core) would starve training.
+    `sample_pairs` draws exactly the windows `WorldPairSource.sample_pairs` draws with the same generator, and the
+    frames are the same bytes (rendering is per frame). Memory: 2 · frames · size² · 3 bytes per clip (160 clips of
+    8 s at 16 fps, 64²: 0.5 GB)."""
+
+    def __init__(self, folder: str | Path, size: int = 64, max_clips: int | None = None, workers: int = 1) -> None:
+        super().__init__(folder, size, max_clips)
+        jobs = [(self.plan(i).identity, self.plan(i).state, size) for i in range(len(self.records))]  # plans: here
+        if workers > 1:
+            import multiprocessing as mp
+
+            with mp.get_context("fork").Pool(workers) as pool:  # rendering is numpy only: fork is safe and quick
+                self.clips = pool.map(_render_pair, jobs, chunksize=1)
+        else:
+            self.clips = [_render_pair(j) for j in jobs]
+
+    def sample_pairs(self, batch: int, frames: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        spoken, closed = [], []
+        for _ in range(batch):
+            s_clip, c_clip = self.clips[int(torch.randint(len(self.records), (1,), generator=generator))]
+            n = s_clip.shape[0]
+            if n < frames:
+                raise ValueError(f"clip has {n} frames, fewer than the {frames} asked for")
+            s = int(torch.randint(n - frames + 1, (1,), generator=generator))
+            spoken.append(s_clip[s : s + frames])
+            closed.append(c_clip[s : s + frames])
+        return _to_video(np.stack(spoken)), _to_video(np.stack(closed))
 
 
 def _to_video(frames: np.ndarray) -> torch.Tensor:

@@ -20,7 +20,7 @@ import torch
 
 from livetalk.models.vae import WanVAE
 from livetalk.models.vae_metrics import psnr_per_clip
-from livetalk.models.vae_mouth_pairs import WorldPairSource, mouth_delta_loss
+from livetalk.models.vae_mouth_pairs import WorldPairBank, WorldPairSource, mouth_delta_loss
 from livetalk.models.vae_tiny import build_tiny_vae, load_tiny_vae
 from livetalk.models.vae_toy_data import make_source
 
@@ -56,6 +56,8 @@ class VAETrainConfig:
     mouth_box: tuple[float, float, float, float] = (0.52, 0.75, 0.30, 0.70)  # top, bottom, left, right (fractions)
     mouth_delta_weight: float = 0.0  # weight of `mouth_delta_loss` (0 = off): `data` must then be a world folder,
     # whose clips are rendered twice (spoken and mouth closed) so the VAE is asked to reproduce the mouth's own part
+    pair_bank_workers: int = 0  # > 0: render every pair clip once up front in this many processes (`WorldPairBank`;
+    # the same windows, faster per step: for a GPU) instead of rendering each window on demand
     decoder_only: bool = False  # freeze the encoder and the latent normalisation of `init` (keeps its latent space,
     # so latents already encoded with `init` stay valid: fine-tune the decoder while the DiTs train on them)
 
@@ -148,7 +150,10 @@ def train_vae(cfg: VAETrainConfig, log=print) -> dict:
     if cfg.decoder_only and not cfg.init:
         raise ValueError("decoder_only fine-tunes the decoder of an existing VAE: pass init")
     pairs = cfg.mouth_delta_weight > 0
-    source = WorldPairSource(cfg.data, cfg.size) if pairs else make_source(cfg.data, cfg.size)
+    if pairs:
+        source = WorldPairBank(cfg.data, cfg.size, workers=cfg.pair_bank_workers) if cfg.pair_bank_workers else WorldPairSource(cfg.data, cfg.size)
+    else:
+        source = make_source(cfg.data, cfg.size)
     vae = load_tiny_vae(cfg.init, device=cfg.device) if cfg.init else build_tiny_vae(device=cfg.device)
     vae.train()
     trainable = decoder_parameters(vae) if cfg.decoder_only else list(vae.parameters())

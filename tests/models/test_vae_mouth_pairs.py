@@ -97,3 +97,42 @@ def test_mouth_crops_hold_the_mouth_box():
         assert 0 <= i <= 32 and 0 <= j <= 32
         assert i <= top and i + 32 >= bottom  # every crop holds the box's rows
         assert (min(right, j + 32) - max(left, j)) / (right - left) > 0.9  # and nearly all of its columns
+
+
+def test_pair_bank_draws_the_same_windows_as_rendering_on_demand(tmp_path):
+    """The bank (every clip rendered once, in worker processes) is a faster `WorldPairSource`, not a different one:
+    the same generator gives the same windows, byte for byte, and it refuses windows longer than a clip."""
+    from livetalk.models.vae_mouth_pairs import WorldPairBank
+
+    world = _world(tmp_path, seeds=(900001, 900002, 900003))
+    bank = WorldPairBank(world, workers=2)
+    assert len(bank.clips) == 3 and bank.clips[0][0].shape == (64, 64, 64, 3)  # 4 s at 16 fps
+    for seed in (0, 1):
+        want = WorldPairSource(world).sample_pairs(4, 13, torch.Generator().manual_seed(seed))
+        got = bank.sample_pairs(4, 13, torch.Generator().manual_seed(seed))
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    assert (WorldPairBank(world, max_clips=1).clips[0][1] == bank.clips[0][1]).all()  # serial = parallel
+    with pytest.raises(ValueError, match="fewer than"):
+        bank.sample_pairs(1, 65)
+
+
+def test_saved_plans_render_the_same_windows_without_planning(tmp_path, monkeypatch):
+    """`save_plans` lets a machine without espeak-ng (a GPU box) render the world: a source opened on the folder
+    takes the plans from plans.pkl and never re-plans; a plans file of other clips is refused."""
+    import livetalk.models.vae_mouth_pairs as vmp
+
+    world = _world(tmp_path)
+    want = WorldPairSource(world).sample_pairs(3, 9, torch.Generator().manual_seed(0))
+    WorldPairSource(world).save_plans()
+
+    def no_planning(*a, **k):
+        raise RuntimeError("espeak-ng is not installed")
+
+    monkeypatch.setattr(vmp, "plan_clip", no_planning)
+    got = WorldPairSource(world).sample_pairs(3, 9, torch.Generator().manual_seed(0))
+    assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    bank = vmp.WorldPairBank(world, workers=2)
+    assert torch.equal(bank.sample_pairs(3, 9, torch.Generator().manual_seed(0))[1], want[1])
+    (world / "manifest.jsonl").write_text(json.dumps({"id": "x", "identity_seed": 5, "duration_s": 4.0}) + "\n")
+    with pytest.raises(ValueError, match="no plan for clip x"):
+        WorldPairSource(world)
