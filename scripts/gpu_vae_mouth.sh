@@ -5,7 +5,9 @@
 #                                         --duration 8`) and its plans.pkl, in runs/gpu_world (~4 MB for 640)
 #   bash scripts/gpu_vae_mouth.sh train   on the GPU machine (carry runs/gpu_world): renders every clip once into
 #                                         memory (--pair-bank) and trains; checkpoint, 5-min partial and log in $OUT
-# Knobs: CLIPS=640 MINUTES=6 DEVICE=cuda WORKERS=14.
+# Knobs: CLIPS=640 MINUTES=6 DEVICE=cuda WORKERS=14. The lent H200's image has no diffusers (the Wan VAE): carry it
+# as wheels (diffusers, importlib_metadata, zipp; /work/.library/device/README.md) and install them first.
+# Session 36 (VMG): 644 steps in 5 min, 0.47 s a step; docs/benchmarks.md has the step's profile.
 set -euo pipefail
 export PYTHONUNBUFFERED=1
 WORLD=${WORLD:-runs/gpu_world}
