@@ -57,13 +57,34 @@ def sample(model, clips: LatentClips, audio: torch.Tensor, role: str, seed: int,
     return torch.cat(out)
 
 
+class PixelMouthReader:
+    """Latents `[N, F, 16, h, w]` → the pixel mouth probe's openness `[N, 4(F − 1) + 1]` of their decode by a tiny
+    VAE (`livetalk.eval.features.mouth_openness`): the read-out for a VAE whose pixels keep the mouth (docs/vae.md,
+    "A loss on the mouth's own part"), where the latent ridge read-out is weak."""
+
+    def __init__(self, vae_path: str) -> None:
+        from livetalk.models.vae_tiny import load_tiny_vae
+
+        self.vae = load_tiny_vae(vae_path)
+
+    @torch.no_grad()
+    def __call__(self, latents: torch.Tensor) -> np.ndarray:
+        from livetalk.eval import features as feat
+        from livetalk.models.vae import video_to_frames
+
+        return np.stack([feat.mouth_openness(video_to_frames(self.vae.decode(z[None].float())[0])) for z in latents])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", required=True)
     ap.add_argument("--data", required=True, help="held-out latent file (variant clean)")
     ap.add_argument("--world", required=True, help="world folder of --data (mouth tracks)")
-    ap.add_argument("--fit-data", required=True, help="ground-truth latent file the read-out is fitted on")
-    ap.add_argument("--fit-world", required=True, help="world folder of --fit-data")
+    ap.add_argument("--fit-data", default="", help="ground-truth latent file the read-out is fitted on")
+    ap.add_argument("--fit-world", default="", help="world folder of --fit-data")
+    ap.add_argument("--pixels", default="", metavar="VAE",
+                    help="read the mouth in pixels instead: decode with this tiny VAE (the one the latents came from) "
+                         "and apply the pixel mouth probe per pixel frame; no latent read-out is fitted")
     ap.add_argument("--fit-clips", type=int, default=960)
     ap.add_argument("--role", choices=["teacher", "student"], default="teacher")
     ap.add_argument("--steps", type=int, default=48, help="teacher Euler steps")
@@ -81,18 +102,24 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     box = TrainConfig.mouth_box
 
-    fit = torch.load(args.fit_data, map_location="cpu", weights_only=False)
-    n_fit = min(args.fit_clips, len(fit["ids"]))
-    fit_lat, fit_ids = fit["latents"][:n_fit].float(), fit["ids"][:n_fit]
-    readout = fit_mouth_readout(fit_lat, mouth_tracks(fit_ids, args.fit_world, fit_lat.shape[1]), box)
-
     clips = LatentClips.load(f"{args.data}:clean").for_checkpoint(args.checkpoint, args.ref_video)
     n, frames = len(clips), clips.latents.shape[1]
-    track = latent_frame_targets(mouth_tracks(clips.ids, args.world, frames), frames, readout.lag)
     swap = np.roll(np.arange(n), n // 2)  # another clip's audio (half the file away: another identity)
-    rows = {"readout": {"lag_pixel_frames": readout.lag, "train_corr": round(readout.train_corr, 4),
-                        "fit_windows": n_fit},
-            "ground truth": follow_scores([readout(clips.latents)], track, track[swap])}
+    if args.pixels:  # the pixel probe on decoded frames, against the pixel-frame tracks (no lag: the probe is per frame)
+        readout = PixelMouthReader(args.pixels)
+        track = mouth_tracks(clips.ids, args.world, frames)
+        rows = {"readout": {"pixels": args.pixels}}
+    else:
+        if not (args.fit_data and args.fit_world):
+            raise SystemExit("--fit-data and --fit-world are needed for the latent read-out (or use --pixels VAE)")
+        fit = torch.load(args.fit_data, map_location="cpu", weights_only=False)
+        n_fit = min(args.fit_clips, len(fit["ids"]))
+        fit_lat, fit_ids = fit["latents"][:n_fit].float(), fit["ids"][:n_fit]
+        readout = fit_mouth_readout(fit_lat, mouth_tracks(fit_ids, args.fit_world, fit_lat.shape[1]), box)
+        track = latent_frame_targets(mouth_tracks(clips.ids, args.world, frames), frames, readout.lag)
+        rows = {"readout": {"lag_pixel_frames": readout.lag, "train_corr": round(readout.train_corr, 4),
+                            "fit_windows": n_fit}}
+    rows["ground truth"] = follow_scores([readout(clips.latents)], track, track[swap])
     audio = clips.audio
     if args.audio_stats_from:
         mean, std = audio_stats(torch.load(args.audio_stats_from, weights_only=False)["audio"])
