@@ -138,6 +138,8 @@ def test_saved_plans_render_the_same_windows_without_planning(tmp_path, monkeypa
         WorldPairSource(world)
 
 
+@pytest.mark.skipif(not (load_tiny_vae.__globals__["TINY_VAE_PATH"].parent / "candidates").exists(),
+                    reason="candidate weights live in the repository checkout, not in an installed wheel")
 def test_candidate_vmf_keeps_the_mouth_that_the_shipped_vae_drops(tmp_path):
     """The stored candidate (`weights/candidates/tiny_vae_mouth_vmf.safetensors`, docs/vae.md) against the shipped
     T49-L on three held-out windows past the speech onset: it keeps at least 3x the mouth's amplitude and its time
