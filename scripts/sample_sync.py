@@ -27,13 +27,15 @@ from livetalk.distill.audio_norm import audio_stats, standardise_audio
 from livetalk.distill.config import TrainConfig
 from livetalk.distill.data import LatentClips
 from livetalk.distill.sample_eval import sample_latents
+from livetalk.eval import features as feat
 from livetalk.eval.latent_probes import window_targets
 from livetalk.eval.metrics.stats import mean_sem
 from livetalk.eval.mouth_readout import (clip_gains, fit_mouth_readout, follow_scores, latent_frame_targets,
                                          summarise_gains)
 from livetalk.eval.probes import STATE_KEYS
 from livetalk.models.checkpoint import load_dit
-from livetalk.models.vae import pixel_frames
+from livetalk.models.vae import pixel_frames, video_to_frames
+from livetalk.models.vae_tiny import load_tiny_vae
 
 MOUTH = STATE_KEYS.index("mouth_open")
 
@@ -63,15 +65,10 @@ class PixelMouthReader:
     "A loss on the mouth's own part"), where the latent ridge read-out is weak."""
 
     def __init__(self, vae_path: str) -> None:
-        from livetalk.models.vae_tiny import load_tiny_vae
-
         self.vae = load_tiny_vae(vae_path)
 
     @torch.no_grad()
     def __call__(self, latents: torch.Tensor) -> np.ndarray:
-        from livetalk.eval import features as feat
-        from livetalk.models.vae import video_to_frames
-
         return np.stack([feat.mouth_openness(video_to_frames(self.vae.decode(z[None].float())[0])) for z in latents])
 
 

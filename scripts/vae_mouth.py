@@ -62,13 +62,8 @@ def score(vae_path: str, ds: TalkingHeadDataset, start: int, n: int, frames: int
               for a, b in ((0, 12), (13, 20), (21, frames - 1))},
            "lip_corr_recon": round(float(np.mean(corr)), 3), "lip_corr_control": round(float(np.mean(ctrl)), 3)}
     if pairs is not None:
-        spoken, closed = [], []
-        for i in range(n):
-            st = pairs.plan(i).state.slice(start, start + frames)
-            idt = pairs.plan(i).identity
-            spoken.append(render_frames(idt, st, 64))
-            closed.append(render_frames(idt, st.mouth_closed(), 64))
-        kept = mouth_kept(vae, torch.cat([frames_to_video(f) for f in spoken]), torch.cat([frames_to_video(f) for f in closed]))
+        windows = [pairs.window_pair(i, start, frames) for i in range(n)]
+        kept = mouth_kept(vae, torch.cat([frames_to_video(s) for s, _ in windows]), torch.cat([frames_to_video(c) for _, c in windows]))
         out.update({f"mouth_{k}": (round(v, 3) if isinstance(v, float) else v) for k, v in kept.items()})
     return out
 

@@ -44,8 +44,8 @@ class WorldPairSource:
             raise KeyError(f"{manifest}: records without identity_seed/duration_s (not a synthetic world?): {missing[:3]}")
         self.size = size
         self._plans: dict[int, ClipPlan] = {}
-        if (Path(folder) / PLANS_FILE).exists():
-            self._load_plans(Path(folder) / PLANS_FILE)
+        if (self.folder / PLANS_FILE).exists():
+            self._load_plans(self.folder / PLANS_FILE)
 
     def save_plans(self, path: str | Path | None = None) -> Path:
         """Plan every clip (needs espeak-ng: the speech timeline drives the mouth) and pickle the parts rendering
@@ -79,17 +79,23 @@ class WorldPairSource:
             self._plans[i] = plan_clip(int(r["identity_seed"]), ClipConfig(duration_s=float(r["duration_s"]), size=self.size))
         return self._plans[i]
 
+    def window_pair(self, i: int, start: int, frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel frames `start … start + frames − 1` of clip `i`, spoken and mouth-closed: two uint8
+        `[frames, size, size, 3]`."""
+        p = self.plan(i)
+        st = p.state.slice(start, start + frames)
+        return render_frames(p.identity, st, self.size), render_frames(p.identity, st.mouth_closed(), self.size)
+
     def sample_pairs(self, batch: int, frames: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         spoken, closed = [], []
         for _ in range(batch):
-            p = self.plan(int(torch.randint(len(self.records), (1,), generator=generator)))
-            n = len(p.state.mouth_open)
+            i = int(torch.randint(len(self.records), (1,), generator=generator))
+            n = len(self.plan(i).state.mouth_open)
             if n < frames:
                 raise ValueError(f"clip has {n} frames, fewer than the {frames} asked for")
-            s = int(torch.randint(n - frames + 1, (1,), generator=generator))
-            st = p.state.slice(s, s + frames)
-            spoken.append(render_frames(p.identity, st, self.size))
-            closed.append(render_frames(p.identity, st.mouth_closed(), self.size))
+            s, c = self.window_pair(i, int(torch.randint(n - frames + 1, (1,), generator=generator)), frames)
+            spoken.append(s)
+            closed.append(c)
         return _to_video(np.stack(spoken)), _to_video(np.stack(closed))
 
     def sample(self, batch: int, frames: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -105,8 +111,8 @@ def _render_pair(args) -> tuple[np.ndarray, np.ndarray]:
 class WorldPairBank(WorldPairSource):
     """`WorldPairSource` with every clip rendered once, up front, into memory (uint8, spoken and closed), by
     `workers` processes: on a GPU the on-demand rendering (~1 ms per frame on one core) would starve training.
-    `sample_pairs` draws exactly the windows `WorldPairSource.sample_pairs` draws with the same generator, and the
-    frames are the same bytes (rendering is per frame). Memory: 2 · frames · size² · 3 bytes per clip (160 clips of
+    `window_pair` slices the stored clips, so `sample_pairs` draws exactly the windows of `WorldPairSource` with the
+    same generator, as the same bytes (rendering is per frame). Memory: 2 · frames · size² · 3 bytes per clip (160 clips of
     8 s at 16 fps, 64²: 0.5 GB)."""
 
     def __init__(self, folder: str | Path, size: int = 64, max_clips: int | None = None, workers: int = 1) -> None:
@@ -120,17 +126,9 @@ class WorldPairBank(WorldPairSource):
         else:
             self.clips = [_render_pair(j) for j in jobs]
 
-    def sample_pairs(self, batch: int, frames: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        spoken, closed = [], []
-        for _ in range(batch):
-            s_clip, c_clip = self.clips[int(torch.randint(len(self.records), (1,), generator=generator))]
-            n = s_clip.shape[0]
-            if n < frames:
-                raise ValueError(f"clip has {n} frames, fewer than the {frames} asked for")
-            s = int(torch.randint(n - frames + 1, (1,), generator=generator))
-            spoken.append(s_clip[s : s + frames])
-            closed.append(c_clip[s : s + frames])
-        return _to_video(np.stack(spoken)), _to_video(np.stack(closed))
+    def window_pair(self, i: int, start: int, frames: int) -> tuple[np.ndarray, np.ndarray]:
+        spoken, closed = self.clips[i]
+        return spoken[start : start + frames], closed[start : start + frames]
 
 
 def _to_video(frames: np.ndarray) -> torch.Tensor:

@@ -7,9 +7,10 @@ import json
 import pytest
 import torch
 
+from livetalk.models.vae import frames_to_video
 from livetalk.models.vae_mouth_pairs import WorldPairSource, mouth_delta_loss, mouth_kept
 from livetalk.models.vae_train import VAETrainConfig, region_weights, train_vae
-from livetalk.models.vae_tiny import load_tiny_vae
+from livetalk.models.vae_tiny import TINY_VAE_PATH, load_tiny_vae
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/models/conftest.py
 
@@ -138,31 +139,17 @@ def test_saved_plans_render_the_same_windows_without_planning(tmp_path, monkeypa
         WorldPairSource(world)
 
 
-@pytest.mark.skipif(not (load_tiny_vae.__globals__["TINY_VAE_PATH"].parent / "candidates").exists(),
+@pytest.mark.skipif(not (TINY_VAE_PATH.parent / "candidates").exists(),
                     reason="candidate weights live in the repository checkout, not in an installed wheel")
 def test_candidate_vmf_keeps_the_mouth_that_the_shipped_vae_drops(tmp_path):
     """The stored candidate (`weights/candidates/tiny_vae_mouth_vmf.safetensors`, docs/vae.md) against the shipped
     T49-L on three held-out windows past the speech onset: it keeps at least 3x the mouth's amplitude and its time
     course (40 windows: gain 0.51 against 0.14, time course 0.87 against 0.11)."""
-    from livetalk.models.vae_tiny import TINY_VAE_PATH
-
     src = WorldPairSource(_world(tmp_path, seeds=(900003, 900004, 900005)))
-    spoken, closed = [], []
-    for i in range(3):
-        st = src.plan(i).state.slice(28, 61)  # 33 frames of a 4 s clip, past the speech onset
-        idt = src.plan(i).identity
-        spoken.append(vmp_render(idt, st))
-        closed.append(vmp_render(idt, st.mouth_closed()))
-    spoken, closed = torch.cat(spoken), torch.cat(closed)
+    windows = [src.window_pair(i, 28, 33) for i in range(3)]  # 33 frames of a 4 s clip, past the speech onset
+    spoken = torch.cat([frames_to_video(s) for s, _ in windows])
+    closed = torch.cat([frames_to_video(c) for _, c in windows])
     shipped = mouth_kept(load_tiny_vae(TINY_VAE_PATH), spoken, closed)
     vmf = mouth_kept(load_tiny_vae(TINY_VAE_PATH.parent / "candidates" / "tiny_vae_mouth_vmf.safetensors"), spoken, closed)
     assert vmf["gain"] > 0.3 and vmf["gain"] > 3 * shipped["gain"], (vmf, shipped)
     assert vmf["time_course_corr"] > 0.6 > shipped["time_course_corr"], (vmf, shipped)
-
-
-def vmp_render(idt, state):
-    """One window `[1, T, 3, 64, 64]` in [-1, 1]."""
-    from livetalk.data.render import render_frames
-    from livetalk.models.vae import frames_to_video
-
-    return frames_to_video(render_frames(idt, state, 64))
