@@ -59,8 +59,9 @@ from livetalk.distill.data import LatentClips
 STRETCHES = [(1, 9), (9, 17), (17, 25), (25, None)]
 
 
-def _eval_clips(eval_path: str, world: str, variant: str = "curated"):
-    """The eval file's clips under `variant`'s conditions, the world they come from, the shipped tiny VAE and the
+def _eval_clips(eval_path: str, world: str, variant: str = "curated", vae_path: str | None = None):
+    """The eval file's clips under `variant`'s conditions, the world they come from, the tiny VAE (`vae_path`, default
+    the shipped one: it must be the one that encoded the eval file) and the
     clips' pixel length: `(data, frames_of(k) -> uint8 [n_pix, H, W, 3] of clip k's window, reference_of(k) ->
     [H, W, 3] the variant's reference image (as `prepare_latents` made it), vae, n_pix)`."""
     from livetalk.data.dataset import TalkingHeadDataset
@@ -91,13 +92,13 @@ def _eval_clips(eval_path: str, world: str, variant: str = "curated"):
             raise ValueError(f"{data.ids[k]}: {len(frames)} frames from {a}, need {n_pix}")
         return frames
 
-    return data, frames_of, reference_of, load_tiny_vae(None), n_pix
+    return data, frames_of, reference_of, load_tiny_vae(vae_path), n_pix
 
 
-def make(eval_path: str, world: str, out: str, variant: str = "curated") -> None:
+def make(eval_path: str, world: str, out: str, variant: str = "curated", vae_path: str | None = None) -> None:
     from livetalk.models.vae import frames_to_video
 
-    data, _, reference_of, vae, n_pix = _eval_clips(eval_path, world, variant)
+    data, _, reference_of, vae, n_pix = _eval_clips(eval_path, world, variant, vae_path)
     out_lat, worst, still = [], 0.0, {}
     with torch.no_grad():
         for k in range(len(data)):
@@ -117,11 +118,11 @@ def make(eval_path: str, world: str, out: str, variant: str = "curated") -> None
     print(f"wrote {out}: {len(out_lat)} clips x {n_pix} frames of the {variant} reference held still")
 
 
-def windowed(eval_path: str, world: str, out: str) -> None:
+def windowed(eval_path: str, world: str, out: str, vae_path: str | None = None) -> None:
     from livetalk.models.vae import frames_to_video
     from livetalk.models.vae_long_decoder import window_latents
 
-    data, frames_of, _, vae, n_pix = _eval_clips(eval_path, world)
+    data, frames_of, _, vae, n_pix = _eval_clips(eval_path, world, vae_path=vae_path)
     out_lat, worst = [], 0.0
     with torch.no_grad():
         for k in range(len(data)):
@@ -294,7 +295,10 @@ def main() -> None:
     m.add_argument("--variant", default="curated", choices=["curated", "clean", "raw"],
                    help="whose reference image to hold (default curated, the shipped student's conditions; before "
                         "session 31 the clean image was held with the curated frame 0)")
+    vae_help = "tiny VAE that encoded --eval (default: the shipped one; `prepare-latents --vae`)"
+    m.add_argument("--vae", default=None, help=vae_help)
     w = sub.add_parser("windowed")
+    w.add_argument("--vae", default=None, help=vae_help)
     w.add_argument("--eval", required=True)
     w.add_argument("--world", required=True)
     w.add_argument("--out", required=True)
@@ -321,9 +325,9 @@ def main() -> None:
     elif args.cmd == "error-split":
         error_split(args.world, args.dirs, args.eval)
     elif args.cmd == "make":
-        make(args.eval, args.world, args.out, args.variant)
+        make(args.eval, args.world, args.out, args.variant, args.vae)
     elif args.cmd == "windowed":
-        windowed(args.eval, args.world, args.out)
+        windowed(args.eval, args.world, args.out, args.vae)
     elif args.cmd == "motion":
         motion(args.eval, args.files, args.truth)
     else:

@@ -43,8 +43,9 @@ def fold_audio_state(state: dict[str, torch.Tensor], mean: torch.Tensor, std: to
     w, b = state["audio_proj.proj.weight"], state["audio_proj.proj.bias"]
     if w.shape[1] != pack * mean.numel() or mean.shape != std.shape:
         raise ValueError(f"audio_proj.proj takes {w.shape[1]} inputs; stats are {tuple(mean.shape)} × pack {pack}")
-    mean4 = mean.to(torch.float32).repeat(pack)  # AudioPack flattens [pack, D] time-major: index t·D + c
-    std4 = std.to(torch.float32).repeat(pack)
+    # the stats live on the CPU; the weights where the model trains (a CUDA teacher's export folds them there)
+    mean4 = mean.to(w.device, torch.float32).repeat(pack)  # AudioPack flattens [pack, D] time-major: index t·D + c
+    std4 = std.to(w.device, torch.float32).repeat(pack)
     wf, bf = w.float(), b.float()
     if inverse:  # W a' + b with a' = (a − mean)/std  →  (W/std) a + (b − (W/std) mean)
         wf = wf / std4[None, :]

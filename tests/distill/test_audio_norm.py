@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from livetalk.distill.audio_control import audio_driven_batch, train_control
-from livetalk.distill.audio_norm import audio_stats, fold_audio_standardisation, standardise_audio
+from livetalk.distill.audio_norm import audio_stats, fold_audio_standardisation, fold_audio_state, standardise_audio
 from livetalk.distill.batch import make_cond
 from livetalk.models.config import get_preset
 from livetalk.models.dit import build_dit
@@ -18,6 +18,16 @@ def test_stats_standardise_to_zero_mean_unit_std():
     mean, std = audio_stats(audio)
     z = standardise_audio(audio, mean, std).flatten(0, 2)
     assert z.mean(0).abs().max() < 1e-5 and (z.std(0) - 1).abs().max() < 1e-5
+
+
+def test_fold_follows_the_weights_device():
+    """The stats stay on the CPU while a CUDA-trained teacher's weights are exported from the GPU (session 37: the
+    export crashed on the device mismatch). The meta device stands in for CUDA here."""
+    w, b = torch.randn(8, 12, device="meta"), torch.randn(8, device="meta")
+    for inverse in (False, True):
+        out = fold_audio_state({"audio_proj.proj.weight": w, "audio_proj.proj.bias": b}, torch.zeros(3),
+                               torch.ones(3), 4, inverse=inverse)
+        assert out["audio_proj.proj.weight"].device.type == "meta" and out["audio_proj.proj.bias"].shape == (8,)
 
 
 def test_constant_channel_is_refused():

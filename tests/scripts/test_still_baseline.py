@@ -184,3 +184,21 @@ def test_departure_of_a_copy_and_of_the_truth_from_the_still(tmp_path):
     rows = {line.split()[0]: (float(line.split()[2]), float(line.split()[7])) for line in lines[1:]}
     assert rows["copy"][0] == 0.0 and dy > 5  # the still itself does not depart; the world moves
     assert abs(rows["truth"][0] - dy) < 0.2 * dy + 2 and rows["truth"][1] > 0.9  # the truth departs as the truth
+
+
+def test_make_with_another_vae_needs_that_vae(tmp_path):
+    """Eval latents made by another VAE (`prepare-latents --vae`): `make --vae` holds the still in that VAE's space;
+    without it, the shipped VAE's still would not line up and `make` refuses instead of writing it."""
+    vae = Path(__file__).parents[2] / "livetalk" / "models" / "weights" / "candidates" / "tiny_vae_mouth_vmf.safetensors"
+    if not vae.exists():
+        pytest.skip("candidate VAEs not present")
+    synth_dataset(tmp_path / "world", 2, ClipConfig(duration_s=2.0), start_seed=0)
+    ev = tmp_path / "eval.pt"
+    prepare_latents(tmp_path / "world", ev, latent_frames=5, windows_per_clip=1, variants=("clean",),
+                    progress=False, vae_path=str(vae))
+    r = _run("make", "--eval", ev, "--world", tmp_path / "world", "--out", tmp_path / "s.pt", "--variant", "clean")
+    assert r.returncode != 0 and "another world, degrade fraction or VAE" in r.stderr
+    r = _run("make", "--eval", ev, "--world", tmp_path / "world", "--out", tmp_path / "s.pt", "--variant", "clean",
+             "--vae", vae)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert torch.load(tmp_path / "s.pt", weights_only=False)["latents"].shape == LatentClips.load(f"{ev}:clean").latents.shape
