@@ -8,7 +8,8 @@
 #                                                       exported at its last checkpoint (SAVE_EVERY)
 #   bash scripts/gpu_tiny_lineage.sh pack SRC DST       a checkpoint in fp16 with its metadata (the still-cond mark)
 # Knobs: DATA=runs/lt37 DEVICE=cuda SEED=42 TEACHER_STEPS=3000 SAVE_EVERY=500 ODE_STEPS=600 DMD_STEPS=800 SCALE=1
-# (SCALE multiplies the ODE and DMD steps and the trajectory count, for a smoke run: SCALE=0.01).
+# (SAVE_EVERY is also the teacher's eval interval; SCALE multiplies the ODE and DMD steps and the trajectory count,
+# for a smoke run: SCALE=0.01).
 set -euo pipefail
 export PYTHONUNBUFFERED=1
 DATA=${DATA:-runs/lt37}; DEVICE=${DEVICE:-cuda}; SEED=${SEED:-42}; OUT=${2:?usage: $0 chain|teacher|capped|pack …}
@@ -51,5 +52,5 @@ chain)
     ref_video=$DATA/train_curated_still.pt out_dir=$OUT/dmd guidance=2.0 steps=$(n ${DMD_STEPS:-800}) \
     ema_start=$(n 200) save_every=$(n 100) seed=$SEED device=$DEVICE
   ;;
-*) sed -n 2,8p "$0"; exit 2 ;;
+*) sed -n 2,12p "$0"; exit 2 ;;
 esac

@@ -7,7 +7,8 @@
 #                                         memory (--pair-bank) and trains; checkpoint, 5-min partial and log in $OUT
 # Knobs: CLIPS=640 MINUTES=6 DEVICE=cuda WORKERS=14 LR=3e-4 NAME=vae_mg (checkpoint $OUT/$NAME.safetensors)
 # INIT=livetalk/models/weights/tiny_vae.safetensors (or a mouth-delta candidate to continue it, session 37).
-# The lent H200's image has no diffusers (the Wan VAE): carry it as wheels (diffusers, importlib_metadata, zipp; /work/.library/device/README.md) and install them first.
+# The lent H200's image has no diffusers (the Wan VAE): carry it as wheels (diffusers, importlib_metadata, zipp;
+# /work/.library/device/README.md) and install them first.
 # Session 36 (VMG): 644 steps in 5 min, 0.47 s a step; docs/benchmarks.md has the step's profile.
 set -euo pipefail
 export PYTHONUNBUFFERED=1
@@ -44,5 +45,5 @@ train_vae(cfg, log=lambda s: print(s, flush=True))
 print(f"wall {time.time() - t:.0f}s", flush=True)
 PY
   ;;
-*) sed -n 2,9p "$0"; exit 2 ;;
+*) sed -n 2,12p "$0"; exit 2 ;;
 esac

@@ -189,7 +189,7 @@ def test_departure_of_a_copy_and_of_the_truth_from_the_still(tmp_path):
 def test_make_with_another_vae_needs_that_vae(tmp_path):
     """Eval latents made by another VAE (`prepare-latents --vae`): `make --vae` holds the still in that VAE's space;
     without it, the shipped VAE's still would not line up and `make` refuses instead of writing it."""
-    vae = Path(__file__).parents[2] / "livetalk" / "models" / "weights" / "candidates" / "tiny_vae_mouth_vmf.safetensors"
+    vae = TINY_VAE_PATH.parent / "candidates" / "tiny_vae_mouth_vmf.safetensors"
     if not vae.exists():
         pytest.skip("candidate VAEs not present")
     synth_dataset(tmp_path / "world", 2, ClipConfig(duration_s=2.0), start_seed=0)
