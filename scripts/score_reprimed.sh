@@ -21,41 +21,46 @@
 # (session 31): the reference held still (`still_baseline.py make`: any metric it wins cannot see motion) and the
 # ground truth encoded window by window like the training data (`still_baseline.py windowed`): the arm minus each
 # in pixels, paired, and latent motion and error against the windowed truth (`still_baseline.py motion`).
+# VAE=CHECKPOINT (default: the shipped tiny VAE) is the VAE that encoded DATA's eval files (`prepare-latents --vae`):
+# every decode (windows, re-primed long streams, baselines) then uses it. Keep one DATA folder per VAE: the
+# baselines are made once per set and folder, in that VAE's space (session 38 scored VMH's student this way).
 set -euo pipefail
-if [ $# -lt 4 ]; then sed -n 2,23p "$0"; exit 2; fi
+if [ $# -lt 4 ]; then sed -n 2,26p "$0"; exit 2; fi
 here=$(cd "$(dirname "$0")" && pwd)
 data=$(realpath -e "$1"); set=$2; name=$3; ckpt=$(realpath -e "$4"); shift 4
 for f in "eval$set.pt" "eval_long$set.pt" "world_eval$set"; do
     [ -e "$data/$f" ] || { echo "score_reprimed.sh: $data/$f is missing (see the header for how to make it)" >&2; exit 2; }
 done
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+vae=(); new=vae:reprimed
+if [ -n "${VAE:-}" ]; then vae=(--vae "$(realpath -e "$VAE")"); new="vae=${vae[1]}:reprimed"; fi
 run=$data/ev$set/$name; all=$data/ev_all$set
 mkdir -p "$run/dmd-livetalk" "$all/videos_gen"
 cp "$ckpt" "$run/dmd-livetalk/student.safetensors"
 python "$here/tiny_distill.py" --data "$data/eval$set.pt" --eval "$data/eval$set.pt" --out "$run" \
     --only generate generate-long --models dmd-livetalk --eval-long "$data/eval_long$set.pt" "$@" | tail -1
 python "$here/tiny_eval.py" --run "$run" --reference "$data/world_eval$set" --prefix gen_ --models dmd-livetalk \
-    --out "$run/windows.json" | tail -1
+    --out "$run/windows.json" "${vae[@]}" | tail -1
 ln -sfn "$run/videos_gen/dmd-livetalk" "$all/videos_gen/$name"
 python "$here/reprime_check.py" "$run/long_dmd-livetalk.pt" --reference "$data/world_eval$set" --base none \
-    --batch 8 --threads "$OMP_NUM_THREADS" --out "$all/rpb_$name.json"
+    --new "$new" --batch 8 --threads "$OMP_NUM_THREADS" --out "$all/rpb_$name.json"
 
 base=$all/baselines
 refresh=("$name")  # the arm's videos were just remade: never pair them from an older --cache entry
 if [ ! -e "$base/rpb_truth-windowed.json" ]; then  # once per set: the still reference and the windowed truth
     mkdir -p "$base"; refresh+=(still)
     python "$here/still_baseline.py" make --eval "$data/eval$set.pt" --world "$data/world_eval$set" \
-        --out "$base/gen_static.pt"
+        --out "$base/gen_static.pt" "${vae[@]}"
     python "$here/tiny_eval.py" --run "$base" --reference "$data/world_eval$set" --prefix gen_ \
-        --models static vae-ceiling --out "$base/windows.json" | tail -3
+        --models static vae-ceiling --out "$base/windows.json" "${vae[@]}" | tail -3
     ln -sfn "$base/videos_gen/static" "$all/videos_gen/still"
     python "$here/still_baseline.py" make --eval "$data/eval_long$set.pt" --world "$data/world_eval$set" \
-        --out "$base/long_static.pt"
+        --out "$base/long_static.pt" "${vae[@]}"
     python "$here/still_baseline.py" windowed --eval "$data/eval_long$set.pt" --world "$data/world_eval$set" \
-        --out "$base/long_windowed.pt"
+        --out "$base/long_windowed.pt" "${vae[@]}"
     for b in still:long_static truth-windowed:long_windowed; do
         python "$here/reprime_check.py" "$base/${b#*:}.pt" --reference "$data/world_eval$set" --base none \
-            --batch 8 --threads "$OMP_NUM_THREADS" --out "$base/rpb_${b%%:*}.json" | tail -1
+            --new "$new" --batch 8 --threads "$OMP_NUM_THREADS" --out "$base/rpb_${b%%:*}.json" | tail -1
     done
 fi
 echo "== $name beside the baselines (windows: minus the still reference; long streams: minus the still reference,"
