@@ -12,7 +12,8 @@ and text following of a latent model are scored *before* decoding, against the s
 - `evaluate_latents`: lip sync (`metrics.lipsync`) and text-following accuracy of generated latents,
   plus the mismatched-track control (each clip's read-out against another clip's track: chance level).
 
-The weights only fit the latent space they were trained on (the shipped tiny VAE's encoder, T21 = T49);
+The weights only fit the latent space they were trained on (the shipped tiny VAE's encoder: VMH since session 38,
+`report.json`'s `vae_space`);
 `load_latent_probes` checks the latent layout and raises on any other.
 """
 

@@ -1,11 +1,10 @@
 """scripts/sample_sync.py --pixels: the pixel read-out decodes latents `[N, F, 16, h, w]` to `4(F − 1) + 1` frames
-and reads the mouth with the pixel probe; through the mouth-keeping candidate VAE it follows the rendered track."""
+and reads the mouth with the pixel probe; through the shipped mouth-keeping VAE (VMH) it follows the rendered track."""
 
 import importlib.util
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 from livetalk.data.clip import ClipConfig, plan_clip
@@ -13,8 +12,7 @@ from livetalk.data.render import render_frames
 from livetalk.models.vae import frames_to_video
 from livetalk.models.vae_tiny import TINY_VAE_PATH, load_tiny_vae
 
-VMF = TINY_VAE_PATH.parent / "candidates" / "tiny_vae_mouth_vmf.safetensors"
-pytestmark = pytest.mark.skipif(not VMF.exists(), reason="candidate VAE not present")
+VMH = TINY_VAE_PATH  # the shipped VAE keeps the mouth since session 38
 
 
 def _script():
@@ -24,10 +22,10 @@ def _script():
     return mod
 
 
-def test_pixel_reader_follows_the_mouth_through_the_candidate_vae():
+def test_pixel_reader_follows_the_mouth_through_the_shipped_vae():
     torch.set_num_threads(1)
-    reader = _script().PixelMouthReader(str(VMF))
-    vae = load_tiny_vae(VMF)
+    reader = _script().PixelMouthReader(str(VMH))
+    vae = load_tiny_vae(VMH)
     latents, tracks = [], []
     for seed in (900011, 900012, 900013):
         p = plan_clip(seed, ClipConfig(duration_s=4.0))
