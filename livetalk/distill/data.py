@@ -29,6 +29,7 @@ class LatentClips:
         self.prompts = tensors.get("prompts") or [""] * len(self)
         self.ids = tensors.get("ids") or [str(i) for i in range(len(self))]
         self.ref_video = tensors.get("ref_video")  # [N, F, 16, h, w] or None (`attach_ref_video`)
+        self.vae_space = tensors.get("vae_space")  # `WanVAE.latent_space_id()` of the encoding VAE, None if unknown
 
     def __len__(self) -> int:
         return self.latents.shape[0]
@@ -49,7 +50,8 @@ class LatentClips:
             v = data["variants"][variant]
             data = {"latents": data["latents"].float(), "audio": data["audio"].float(), "ids": data["ids"],
                     "ref": v["ref"].float(), "context": v["context_table"].float()[v["prompt_index"]],
-                    "neg_context": data["neg_context"].float(), "prompts": [v["prompts"][i] for i in v["prompt_index"]]}
+                    "neg_context": data["neg_context"].float(), "prompts": [v["prompts"][i] for i in v["prompt_index"]],
+                    "vae_space": data.get("vae_space")}
             data["latents"][:, 0] = data["ref"]  # frame 0 is the (variant's) reference latent
         return cls(data)
 

@@ -187,6 +187,7 @@ def prepare_latents(
         raise ValueError(f"no clip in {data_dir} is long enough for {latent_frames} latent frames ({n_pix} frames)")
     out = pack_latent_file(lat, aud, ids, refs, prompts, text.encode, degrade)
     out["encode"] = encode
+    out["vae_space"] = vae.latent_space_id()  # models trained on these latents are marked with it (session 38)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(out, out_path.with_suffix(".tmp"))

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 
 from ..diffusion.schedule import FlowMatchSchedule
-from ..models.checkpoint import COND_METADATA_KEY, check_layout, check_trained_cond, load_dit, read_shapes, save_dit
+from ..models.checkpoint import (COND_METADATA_KEY, LATENT_SPACE_METADATA_KEY, check_layout, check_trained_cond,
+                                 load_dit, read_shapes, save_dit, trained_latent_space)
 from ..models.config import get_preset
 from ..models.dit import WanDiT, build_dit
 from .audio_norm import audio_stats, fold_audio_standardisation, fold_audio_state, standardise_audio
@@ -157,9 +158,31 @@ def check_cond(cfg: TrainConfig, *paths: str) -> None:
             check_trained_cond(path, bool(cfg.ref_video), "`ref_video`")
 
 
-def _cond_meta(cfg: TrainConfig, meta: dict[str, str]) -> dict[str, str]:
-    """Mark checkpoints trained with the still-reference cond (`ref_video`; `checkpoint.COND_METADATA_KEY`)."""
-    return {**meta, COND_METADATA_KEY: "still-video"} if cfg.ref_video else meta
+def _cond_meta(cfg: TrainConfig, meta: dict[str, str], vae_space: str | None = None) -> dict[str, str]:
+    """Mark checkpoints trained with the still-reference cond (`ref_video`; `checkpoint.COND_METADATA_KEY`) and with
+    the latent space they were trained in (`checkpoint.LATENT_SPACE_METADATA_KEY`, when known)."""
+    meta = {**meta, COND_METADATA_KEY: "still-video"} if cfg.ref_video else dict(meta)
+    return {**meta, LATENT_SPACE_METADATA_KEY: vae_space} if vae_space else meta
+
+
+def latent_space_of(cfg: TrainConfig, *data: LatentClips | None) -> str | None:
+    """The latent space a stage trains in: its data files' (`prepare_latents` records the encoding VAE), else the
+    one its input checkpoints (init, teacher, critic) are marked with. Files of different spaces are a `ValueError`:
+    a teacher or init trained on another VAE's latents would be distilled into nonsense without a visible error."""
+    spaces = {d.vae_space for d in data if d is not None and d.vae_space}
+    if len(spaces) > 1:
+        raise ValueError(f"the data files were encoded by different VAEs (latent spaces {sorted(spaces)}): "
+                         "prepare them all with the same `prepare-latents --vae`")
+    paths = [p for p in (getattr(cfg, k, "") for k in ("init", "teacher", "critic_init")) if p]
+    marks = {p: m for p in paths if (m := trained_latent_space(p))}
+    data_space = space = spaces.pop() if spaces else None
+    for p, m in marks.items():
+        if space and m != space:
+            src = f"the data ({cfg.data})" if data_space else "the other input checkpoints"
+            raise ValueError(f"{p} was trained on the latents of VAE space {m}, but {src} are in space {space}: "
+                             "train every stage on latents of one VAE")
+        space = space or m
+    return space
 
 
 def _data(cfg: TrainConfig, path: str, seed_offset: int) -> LatentClips:
@@ -188,7 +211,12 @@ class Stage:
             for data in (self.train_data, self.eval_data):
                 if data is not None:
                     data.attach_ref_video(cfg.ref_video)
+        self.vae_space = latent_space_of(cfg, self.train_data, self.eval_data, self.mix_data)
         self.history: list[dict] = []
+
+    def meta(self, meta: dict[str, str]) -> dict[str, str]:
+        """Metadata of an exported checkpoint: `meta` plus the cond and latent-space marks."""
+        return _cond_meta(self.cfg, meta, self.vae_space)
 
     def modules(self) -> dict[str, torch.nn.Module]:
         raise NotImplementedError
@@ -315,11 +343,11 @@ class TeacherStage(Stage):
     def export(self, out_dir: Path) -> list[Path]:
         """`teacher.safetensors`, always for raw audio features (trained standardised: the map is unfolded)."""
         if self.audio_stats is None:
-            return [_export(self.model, out_dir / "teacher.safetensors", _cond_meta(self.cfg, {"stage": "teacher"}))]
+            return [_export(self.model, out_dir / "teacher.safetensors", self.meta({"stage": "teacher"}))]
         pack = get_preset(self.cfg.preset).audio_pack  # (the model may be an FSDP wrapper)
         unfold = lambda st: fold_audio_state(st, *self.audio_stats, pack, inverse=True)  # noqa: E731
         meta = {"stage": "teacher", "audio_standardise": "trained on standardised audio; exported for raw features"}
-        return [_export(self.model, out_dir / "teacher.safetensors", _cond_meta(self.cfg, meta), transform=unfold)]
+        return [_export(self.model, out_dir / "teacher.safetensors", self.meta(meta), transform=unfold)]
 
 
 class ODEStage(Stage):
@@ -409,7 +437,7 @@ class ODEStage(Stage):
                                                           self.cfg.converge_window, self.cfg.converge_tol)}
 
     def export(self, out_dir: Path) -> list[Path]:
-        return [_export(self.student, out_dir / "student_ode.safetensors", _cond_meta(self.cfg, {"stage": "ode"}))]
+        return [_export(self.student, out_dir / "student_ode.safetensors", self.meta({"stage": "ode"}))]
 
 
 def _pair_subset(n: int, k: int) -> torch.Tensor:
@@ -583,10 +611,10 @@ class DMDStage(Stage):
     def export(self, out_dir: Path) -> list[Path]:
         return [
             _export(self.ema.model, out_dir / "student.safetensors",
-                    _cond_meta(self.cfg, {"stage": "dmd", "weights": "ema"})),
+                    self.meta({"stage": "dmd", "weights": "ema"})),
             _export(self.student, out_dir / "student_raw.safetensors",
-                    _cond_meta(self.cfg, {"stage": "dmd", "weights": "raw"})),
-            _export(self.fake, out_dir / "critic.safetensors", _cond_meta(self.cfg, {"stage": "dmd-critic"})),
+                    self.meta({"stage": "dmd", "weights": "raw"})),
+            _export(self.fake, out_dir / "critic.safetensors", self.meta({"stage": "dmd-critic"})),
         ]
 
 

@@ -30,6 +30,10 @@ CONFIG_METADATA_KEY = "livetalk_config"
 # the runtime then builds that cond (`runtime.avatar.AvatarModels.still_cond`), and the training stages refuse to mix
 # the two conds.
 COND_METADATA_KEY = "livetalk_cond"
+# The latent space a DiT was trained in (`WanVAE.latent_space_id()` of the VAE that encoded its training latents,
+# session 38): the runtime and the training stages refuse a VAE or another DiT of another space. Unmarked files
+# (published checkpoints, older tiny ones) are not checked.
+LATENT_SPACE_METADATA_KEY = "livetalk_vae_space"
 
 
 class CheckpointLayoutError(ValueError):
@@ -268,6 +272,21 @@ def check_trained_cond(path: str | Path, still: bool, setting: str) -> None:
                          f"{'set' if marked else 'drop'} {setting} (docs/distillation.md)")
 
 
+def trained_latent_space(path: str | Path) -> str | None:
+    """The `LATENT_SPACE_METADATA_KEY` mark of a checkpoint (header only; None when unmarked)."""
+    return read_shapes(path)[1].get(LATENT_SPACE_METADATA_KEY)
+
+
+def check_latent_space(path: str | Path, space: str | None, what: str) -> None:
+    """Raise `ValueError` when `path` is marked with another latent space than `space` (`what` names where `space`
+    comes from, e.g. "the VAE weights/tiny_vae.safetensors"). Either side unmarked: no check."""
+    marked = trained_latent_space(path)
+    if marked and space and marked != space:
+        raise ValueError(f"{path} was trained on the latents of VAE space {marked}, but {what} is space {space}: "
+                         "its samples would decode to the wrong picture (pass the VAE it was trained with; "
+                         "`WanVAE.latent_space_id()`)")
+
+
 def average_checkpoints(paths: list[str | Path], out: str | Path, weights: list[float] | None = None,
                         dtype: torch.dtype = torch.float32, extra_metadata: dict[str, str] | None = None) -> Path:
     """Uniform (or `weights`-weighted) average of DiT checkpoints of one layout ("model soup"), saved as
@@ -291,14 +310,15 @@ def average_checkpoints(paths: list[str | Path], out: str | Path, weights: list[
     # save_dit refuses the config key too, but only after every checkpoint is loaded: fail before that
     if clash := sorted(set(extra_metadata) & (set(meta) | {CONFIG_METADATA_KEY})):
         raise ValueError(f"average_checkpoints: extra_metadata may not set {clash} (written by the average itself)")
-    conds = {read_shapes(p)[1].get(COND_METADATA_KEY) for p in paths}  # the cond a model was trained with
-    if len(conds) > 1:
-        raise ValueError(f"average_checkpoints: the checkpoints were trained with different conds ({COND_METADATA_KEY}:"
-                         f" {sorted(str(c) for c in conds)}); not averaging")
-    if (cond := conds.pop()) is not None:
-        if extra_metadata.get(COND_METADATA_KEY, cond) != cond:
-            raise ValueError(f"average_checkpoints: extra_metadata sets {COND_METADATA_KEY} against its inputs' {cond!r}")
-        extra_metadata[COND_METADATA_KEY] = cond  # carried over: the runtime must build the same cond
+    for key in (COND_METADATA_KEY, LATENT_SPACE_METADATA_KEY):  # the cond and latent space a model was trained in
+        marks = {read_shapes(p)[1].get(key) for p in paths}
+        if len(marks) > 1:
+            raise ValueError(f"average_checkpoints: the checkpoints were trained with different conds or latent spaces ({key}: "
+                             f"{sorted(str(c) for c in marks)}); not averaging")
+        if (mark := marks.pop()) is not None:
+            if extra_metadata.get(key, mark) != mark:
+                raise ValueError(f"average_checkpoints: extra_metadata sets {key} against its inputs' {mark!r}")
+            extra_metadata[key] = mark  # carried over: the runtime must build the same cond, decode with that VAE
     first = load_dit(paths[0], dtype=torch.float32)
     acc = {k: v.double() * (weights[0] / total) for k, v in first.state_dict().items()}
     for path, w in zip(paths[1:], weights[1:]):

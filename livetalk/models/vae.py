@@ -162,6 +162,22 @@ class WanVAE(nn.Module):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         save_file(sd, str(path), metadata=meta)
 
+    def latent_space_id(self) -> str:
+        """A 16-hex fingerprint of the latent space this VAE encodes into: sha256 over the encoder and `quant_conv`
+        weights (cast to fp16, so an fp32 checkpoint and its fp16 copy agree) and the latent normalisation. DiTs and
+        fast decoders trained on its latents carry it (`LATENT_SPACE_METADATA_KEY`) so that a mismatched VAE is an
+        error, not a silently wrong picture. The decoder does not enter: a decoder-only fine-tune keeps the space."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for k, v in sorted(self.model.state_dict().items()):
+            if k.startswith(("encoder.", "quant_conv.")):
+                h.update(k.encode())
+                h.update(v.detach().to("cpu", torch.float16).contiguous().numpy().tobytes())
+        stats = [[round(float(x), 4) for x in self.model.config[k]] for k in ("latents_mean", "latents_std")]
+        h.update(json.dumps(stats).encode())
+        return h.hexdigest()[:16]
+
     # ------------------------------------------------------------------ properties
     @property
     def z_dim(self) -> int:

@@ -100,6 +100,7 @@ class FastDecoder(nn.Module):
     def __init__(self, config: FastDecoderConfig | None = None) -> None:
         super().__init__()
         self.config = cfg = config or FastDecoderConfig()
+        self.vae_space: str | None = None  # `from_file`: the teacher VAE's `latent_space_id()`, if recorded
         c = cfg.channels
         self.conv_in = _conv(cfg.latent_channels * (2 if cfg.reference else 1), c[0])
         self.stages = nn.ModuleList()
@@ -204,6 +205,7 @@ class FastDecoder(nn.Module):
                                 reference=bool(d.get("reference", False)))
         model = cls(cfg)
         check_and_load(model, load_file(str(path)), what=f"fast decoder checkpoint {path}")
+        model.vae_space = meta.get("vae_space")  # the latent space of the VAE it was distilled from (None: unknown)
         return model.to(device=device, dtype=dtype).eval()
 
 

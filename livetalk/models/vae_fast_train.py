@@ -138,7 +138,8 @@ def train_fast_decoder(cfg: FastDecoderTrainConfig, log=print) -> dict:
         if step % cfg.log_every == 0:
             log(f"step {step} t={time.time() - t0:.0f}s loss={ema:.4f} lr={lr:.2e}")
     metrics = evaluate(model, hz, hteach, hgt)
-    meta = {"train_config": json.dumps(asdict(cfg)), "steps": str(step), **{k: str(v) for k, v in metrics.items()}}
+    meta = {"train_config": json.dumps(asdict(cfg)), "steps": str(step), "vae_space": vae.latent_space_id(),
+            **{k: str(v) for k, v in metrics.items()}}
     model.save_file(cfg.out, meta)
     summary = {"steps": step, "seconds": round(time.time() - t0), **metrics, "out": cfg.out}
     log(json.dumps(summary))

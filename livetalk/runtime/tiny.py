@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..models.checkpoint import load_dit, trained_with_still_cond
+from ..models.checkpoint import check_latent_space, load_dit, trained_with_still_cond
 from ..models.dit import build_dit
 from .avatar import AvatarModels, AvatarSession, PipelinedSession, RuntimeConfig
 
@@ -26,8 +26,12 @@ def build_tiny_models(
     random_weights: bool = False,
     device: str = "cpu",
     dtype: torch.dtype = torch.float32,
+    vae_path: str | Path | None = None,
+    fast_decoder_path: str | Path | None = None,
 ) -> AvatarModels:
-    """Models of the tiny Performer. `decoder`: "fast" (TAEHV-style) or "vae" (the tiny Wan VAE decoder)."""
+    """Models of the tiny Performer. `decoder`: "fast" (TAEHV-style) or "vae" (the tiny Wan VAE decoder).
+    `vae_path` / `fast_decoder_path`: other files than the shipped ones. A student or fast decoder marked with
+    another latent space than the VAE's (`WanVAE.latent_space_id`, session 38) is a `ValueError`."""
     from ..models.audio_encoder import build_audio_encoder
     from ..models.text_encoder import build_text_encoder
     from ..models.vae_tiny import build_tiny_vae, load_tiny_fast_decoder, load_tiny_vae
@@ -47,8 +51,15 @@ def build_tiny_models(
             )
         still_cond = trained_with_still_cond(path)  # trained with `ref_video`: build the same cond
         dit = load_dit(path, preset="tiny", device=device, dtype=dtype)
-        vae = load_tiny_vae(device=device, dtype=dtype)
-        fast = load_tiny_fast_decoder(device=device, dtype=dtype) if decoder == "fast" else None
+        vae = load_tiny_vae(vae_path, device=device, dtype=dtype)
+        space = vae.latent_space_id()
+        what = f"the VAE {vae_path or 'weights/tiny_vae.safetensors'}"
+        check_latent_space(path, space, what)  # a student of another VAE's latents decodes to garbage, silently
+        fast = load_tiny_fast_decoder(fast_decoder_path, device=device, dtype=dtype) if decoder == "fast" else None
+        if fast is not None and fast.vae_space and fast.vae_space != space:
+            raise ValueError(f"the fast decoder {fast_decoder_path or 'weights/tiny_vae_fast_decoder.safetensors'} "
+                             f"was distilled from VAE space {fast.vae_space}, but {what} is space {space}: "
+                             "re-distil it (`livetalk vae-train --what fast-decoder --vae …`) or use --decoder vae")
     if decoder == "fast":
         factory = fast.stream_decoder
     elif decoder == "vae":

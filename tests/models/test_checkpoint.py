@@ -204,3 +204,24 @@ def test_average_checkpoints_carries_the_cond_mark_and_refuses_mixed_conds(tiny,
     assert COND_METADATA_KEY not in read_shapes(average_checkpoints([plain], tmp_path / "p.safetensors"))[1]
     with pytest.raises(ValueError, match="different conds"):
         average_checkpoints([still[0], plain], tmp_path / "mixed.safetensors")
+
+
+def test_latent_space_mark_is_carried_checked_and_refused_when_mixed(tiny, tmp_path):
+    """Session 38: a DiT marked with its VAE's latent space (`LATENT_SPACE_METADATA_KEY`) refuses another space;
+    unmarked files and unknown spaces pass (published checkpoints carry no mark); averages carry the mark."""
+    from livetalk.models.checkpoint import (LATENT_SPACE_METADATA_KEY, average_checkpoints, check_latent_space,
+                                            read_shapes, trained_latent_space)
+
+    a = save_dit(tiny, tmp_path / "a.safetensors", {LATENT_SPACE_METADATA_KEY: "aaaa"})
+    b = save_dit(tiny, tmp_path / "b.safetensors", {LATENT_SPACE_METADATA_KEY: "bbbb"})
+    plain = save_dit(tiny, tmp_path / "plain.safetensors")
+    assert trained_latent_space(a) == "aaaa" and trained_latent_space(plain) is None
+    check_latent_space(a, "aaaa", "the VAE")
+    check_latent_space(a, None, "the VAE")
+    check_latent_space(plain, "bbbb", "the VAE")
+    with pytest.raises(ValueError, match="space aaaa, but the VAE x.safetensors is space bbbb"):
+        check_latent_space(a, "bbbb", "the VAE x.safetensors")
+    avg = average_checkpoints([a, a], tmp_path / "avg.safetensors")
+    assert read_shapes(avg)[1][LATENT_SPACE_METADATA_KEY] == "aaaa"
+    with pytest.raises(ValueError, match="latent spaces"):
+        average_checkpoints([a, b], tmp_path / "mixed.safetensors")

@@ -84,3 +84,20 @@ def test_wrong_checkpoint_kind_raises(tmp_path):
         load_tiny_vae(TINY_FAST_DECODER_PATH)
     with pytest.raises(KeyLayoutError, match="fast_decoder_config"):
         load_tiny_fast_decoder(TINY_VAE_PATH)
+
+
+def test_latent_space_id_follows_the_encoder_not_the_decoder_or_dtype(vae, tmp_path):
+    """`WanVAE.latent_space_id`: the same for an fp16 copy and for a decoder-only change (the space is the
+    encoder's and the normalisation's), different when the encoder or the latent statistics change."""
+    sid = vae.latent_space_id()
+    assert len(sid) == 16 and load_tiny_vae(dtype=torch.float64).latent_space_id() == sid
+    other = load_tiny_vae()
+    with torch.no_grad():
+        other.model.decoder.conv_in.weight.add_(0.1)
+    assert other.latent_space_id() == sid
+    with torch.no_grad():
+        other.model.encoder.conv_in.weight.add_(0.1)
+    assert other.latent_space_id() != sid
+    stats = load_tiny_vae()
+    stats.set_latent_stats(torch.zeros(16), torch.ones(16))
+    assert stats.latent_space_id() != sid
