@@ -4,10 +4,12 @@
 # latents train_clean_still.pt, train_curated_still.pt, eval_clean_still.pt (`scripts/still_baseline.py make --vae`).
 #   bash scripts/gpu_tiny_lineage.sh chain OUT_DIR     teacher (TEACHER_STEPS) → ODE (CFG 3 trajectories) → DMD (guidance 2)
 #   bash scripts/gpu_tiny_lineage.sh teacher OUT_DIR   the teacher alone (TEACHER_STEPS)
+#   bash scripts/gpu_tiny_lineage.sh student OUT_DIR   ODE → DMD from TEACHER (default OUT_DIR/teacher/teacher.safetensors)
 #   bash scripts/gpu_tiny_lineage.sh capped OUT_DIR SECONDS   the teacher for SECONDS (constant lr: a clean cut), then
 #                                                       exported at its last checkpoint (SAVE_EVERY)
 #   bash scripts/gpu_tiny_lineage.sh pack SRC DST       a checkpoint in fp16 with its metadata (the still-cond mark)
 # Knobs: DATA=runs/lt37 DEVICE=cuda SEED=42 TEACHER_STEPS=3000 SAVE_EVERY=500 ODE_STEPS=600 DMD_STEPS=800 SCALE=1
+# ODE_CFG=3 (the teacher's text and audio scales for the ODE trajectories) DMD_GUIDANCE=2 (real score at CFG 1 + this)
 # (SAVE_EVERY is also the teacher's eval interval; SCALE multiplies the ODE and DMD steps and the trajectory count,
 # for a smoke run: SCALE=0.01).
 set -euo pipefail
@@ -41,16 +43,17 @@ with safe_open(sys.argv[1], "pt") as f:
 save_file({k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in t.items()}, sys.argv[2], metadata=meta)
 PY
   ;;
-chain)
-  teacher
+student)
+  T=${TEACHER:-$OUT/teacher/teacher.safetensors}; C=${ODE_CFG:-3.0}
   lt train ode --config configs/tiny_ode_still.yaml --no-progress --set data=$DATA/train.pt:curated \
-    eval_data=$DATA/eval.pt teacher=$OUT/teacher/teacher.safetensors \
-    ref_video=$DATA/train_curated_still.pt,$DATA/eval_clean_still.pt out_dir=$OUT/ode teacher_text_scale=3.0 \
-    teacher_audio_scale=3.0 ode_pairs_clips=$(n 256) steps=$(n ${ODE_STEPS:-600}) seed=$SEED device=$DEVICE
+    eval_data=$DATA/eval.pt teacher=$T \
+    ref_video=$DATA/train_curated_still.pt,$DATA/eval_clean_still.pt out_dir=$OUT/ode teacher_text_scale=$C \
+    teacher_audio_scale=$C ode_pairs_clips=$(n 256) steps=$(n ${ODE_STEPS:-600}) seed=$SEED device=$DEVICE
   lt train dmd --config configs/tiny_dmd_still.yaml --no-progress --set data=$DATA/train.pt:curated \
-    teacher=$OUT/teacher/teacher.safetensors init=$OUT/ode/student_ode.safetensors \
-    ref_video=$DATA/train_curated_still.pt out_dir=$OUT/dmd guidance=2.0 steps=$(n ${DMD_STEPS:-800}) \
+    teacher=$T init=$OUT/ode/student_ode.safetensors \
+    ref_video=$DATA/train_curated_still.pt out_dir=$OUT/dmd guidance=${DMD_GUIDANCE:-2.0} steps=$(n ${DMD_STEPS:-800}) \
     ema_start=$(n 200) save_every=$(n 100) seed=$SEED device=$DEVICE
   ;;
-*) sed -n 2,12p "$0"; exit 2 ;;
+chain) teacher; TEACHER=$OUT/teacher/teacher.safetensors bash "$0" student "$OUT" ;;
+*) sed -n 2,14p "$0"; exit 2 ;;
 esac

@@ -35,3 +35,18 @@ def test_fast_decoder_of_another_latent_space_is_refused(tmp_path):
     build_tiny_models(decoder="vae", fast_decoder_path=other)  # not loaded for the VAE decoder
     fast.save_file(other, {"vae_space": load_tiny_vae().latent_space_id()})
     build_tiny_models(decoder="fast", fast_decoder_path=other)
+
+
+def test_shipped_files_are_marked_with_the_shipped_vae_space():
+    """Every shipped DiT and the fast decoder carry the shipped VAE's space, so the checks above are live for them."""
+    from livetalk.models.checkpoint import trained_latent_space
+    from livetalk.runtime.tiny import WEIGHTS
+
+    space = load_tiny_vae().latent_space_id()
+    for f in ("tiny_student.safetensors", "tiny_teacher.safetensors"):
+        assert trained_latent_space(WEIGHTS / f) == space, f
+    assert load_tiny_fast_decoder().vae_space == space
+    vmh = WEIGHTS / "candidates" / "tiny_vae_mouth_vmh.safetensors"
+    fast = WEIGHTS / "candidates" / "tiny_vae_fast_decoder_vmh.safetensors"
+    if vmh.exists() and fast.exists():  # the candidate pair of session 38 (repository checkout only)
+        assert load_tiny_fast_decoder(fast).vae_space == load_tiny_vae(vmh).latent_space_id() != space

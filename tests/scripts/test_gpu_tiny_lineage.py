@@ -24,4 +24,4 @@ def test_pack_halves_floats_and_keeps_metadata(tmp_path):
 
 def test_usage_without_a_stage():
     r = subprocess.run(["bash", str(SCRIPT), "nope", "x"], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and "chain" in r.stdout
+    assert r.returncode == 2 and "chain" in r.stdout and "student OUT_DIR" in r.stdout and "ODE_CFG" in r.stdout
