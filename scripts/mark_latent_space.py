@@ -18,6 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from livetalk.models.checkpoint import LATENT_SPACE_METADATA_KEY
+from livetalk.models.vae_fast_decoder import SPACE_METADATA_KEY
 from livetalk.models.vae_tiny import load_tiny_vae
 
 
@@ -26,7 +27,7 @@ def mark(path: str | Path, space: str, force: bool = False) -> str:
     with safe_open(str(path), framework="pt") as f:
         meta = dict(f.metadata() or {})
         tensors = {k: f.get_tensor(k) for k in f.keys()}
-    key = "vae_space" if meta.get("format") == "livetalk-fast-decoder" else LATENT_SPACE_METADATA_KEY
+    key = SPACE_METADATA_KEY if meta.get("format") == "livetalk-fast-decoder" else LATENT_SPACE_METADATA_KEY
     if key == LATENT_SPACE_METADATA_KEY and "livetalk_config" not in meta:
         raise SystemExit(f"{path}: neither a livetalk DiT (no livetalk_config) nor a fast decoder")
     if meta.get(key, space) != space and not force:

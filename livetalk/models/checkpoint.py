@@ -310,11 +310,12 @@ def average_checkpoints(paths: list[str | Path], out: str | Path, weights: list[
     # save_dit refuses the config key too, but only after every checkpoint is loaded: fail before that
     if clash := sorted(set(extra_metadata) & (set(meta) | {CONFIG_METADATA_KEY})):
         raise ValueError(f"average_checkpoints: extra_metadata may not set {clash} (written by the average itself)")
+    headers = [read_shapes(p)[1] for p in paths]
     for key in (COND_METADATA_KEY, LATENT_SPACE_METADATA_KEY):  # the cond and latent space a model was trained in
-        marks = {read_shapes(p)[1].get(key) for p in paths}
+        marks = {h.get(key) for h in headers}
         if len(marks) > 1:
-            raise ValueError(f"average_checkpoints: the checkpoints were trained with different conds or latent spaces ({key}: "
-                             f"{sorted(str(c) for c in marks)}); not averaging")
+            raise ValueError(f"average_checkpoints: the checkpoints were trained with different conds or latent spaces "
+                             f"({key}: {sorted(str(c) for c in marks)}); not averaging")
         if (mark := marks.pop()) is not None:
             if extra_metadata.get(key, mark) != mark:
                 raise ValueError(f"average_checkpoints: extra_metadata sets {key} against its inputs' {mark!r}")

@@ -93,6 +93,11 @@ class TGrow(nn.Module):
         return y.reshape(B, T * self.stride, C, H, W)
 
 
+# Metadata key of the latent space a fast decoder was distilled in (`WanVAE.latent_space_id()` of its teacher VAE;
+# the DiTs' twin is `checkpoint.LATENT_SPACE_METADATA_KEY`). The runtime refuses a fast decoder of another space.
+SPACE_METADATA_KEY = "vae_space"
+
+
 class FastDecoder(nn.Module):
     """Causal TAEHV-style decoder. `forward(latents [B, F, C, h, w], state) -> (pixels [B, 4F, 3, 8h, 8w], state)`
     (untrimmed); use `decode` / `stream_decoder` for the trimmed Wan frame count."""
@@ -205,7 +210,7 @@ class FastDecoder(nn.Module):
                                 reference=bool(d.get("reference", False)))
         model = cls(cfg)
         check_and_load(model, load_file(str(path)), what=f"fast decoder checkpoint {path}")
-        model.vae_space = meta.get("vae_space")  # the latent space of the VAE it was distilled from (None: unknown)
+        model.vae_space = meta.get(SPACE_METADATA_KEY)  # the space of the VAE it was distilled from (None: unknown)
         return model.to(device=device, dtype=dtype).eval()
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from livetalk.models.vae_fast_decoder import FastDecoder, FastDecoderConfig
+from livetalk.models.vae_fast_decoder import SPACE_METADATA_KEY, FastDecoder, FastDecoderConfig
 from livetalk.models.vae_long_decoder import window_latents
 from livetalk.models.vae_metrics import psnr_per_clip
 from livetalk.models.vae_reprime import FIRST_SPAN, decode_reprimed
@@ -138,7 +138,7 @@ def train_fast_decoder(cfg: FastDecoderTrainConfig, log=print) -> dict:
         if step % cfg.log_every == 0:
             log(f"step {step} t={time.time() - t0:.0f}s loss={ema:.4f} lr={lr:.2e}")
     metrics = evaluate(model, hz, hteach, hgt)
-    meta = {"train_config": json.dumps(asdict(cfg)), "steps": str(step), "vae_space": vae.latent_space_id(),
+    meta = {"train_config": json.dumps(asdict(cfg)), "steps": str(step), SPACE_METADATA_KEY: vae.latent_space_id(),
             **{k: str(v) for k, v in metrics.items()}}
     model.save_file(cfg.out, meta)
     summary = {"steps": step, "seconds": round(time.time() - t0), **metrics, "out": cfg.out}

@@ -51,7 +51,9 @@ def test_train_smoke_runs_write_loadable_checkpoints(tmp_path):
                                                   frames=5, batch=1, channels=(8, 8, 8, 8), blocks=1),
                            log=lambda *_: None)
     assert s["steps"] == 1 and "psnr_vs_vae_db" in s
-    assert load_tiny_fast_decoder(fd_path).config.channels == (8, 8, 8, 8)
+    fast = load_tiny_fast_decoder(fd_path)
+    assert fast.config.channels == (8, 8, 8, 8)
+    assert fast.vae_space == vae.latent_space_id()  # the runtime checks it against the VAE it is paired with
 
 
 def test_decoder_only_keeps_the_latent_space(tmp_path):
