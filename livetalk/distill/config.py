@@ -113,7 +113,8 @@ class TrainConfig:
     converge_tol: float = 0.01
     # DMD (stage 2)
     guidance: float = 5.0  # cond + g·(cond − uncond): 5 = LiveTalk's CFG 6, 3 = plain Self Forcing's CFG 4
-    audio_guidance: float | None = None
+    audio_guidance: float | None = None  # None or = guidance: the standard branch above; different: separate
+    # full scales uncond + guidance·(text_only − uncond) + audio_guidance·(cond − text_only) (dmd.real_x0)
     gen_update_every: int = 5  # generator steps when step % N == 0; critic every step
     ema_decay: float = 0.99
     ema_start: int = 200

@@ -132,13 +132,18 @@ def _noised(video, batch, schedule, t, generator):
 def real_x0(
     real: WanDiT, x_t, t, batch: TrainBatch, schedule, guidance: float, audio_guidance: float | None = None
 ) -> torch.Tensor:
-    """Teacher x0 with CFG. `audio_guidance=None`: `cond + g·(cond − uncond)`; else separate scales
-    `uncond + g_t·(text_only − uncond) + g_a·(cond − text_only)`."""
+    """Teacher x0 with CFG, as the published `LT:model/dmd.py` (spec §4.3, pitfall 16).
+
+    `audio_guidance` None or equal to `guidance` (the published 5 / 5): the standard branch
+    `cond + g·(cond − uncond)`, i.e. CFG g + 1. Different scales: the separate branch
+    `uncond + g·(text_only − uncond) + g_a·(cond − text_only)`, where the scales are full CFG scales (g = g_a = 1 is
+    the conditional prediction), so moving `audio_guidance` off `guidance` changes what `guidance` means."""
     x0_cond = schedule.x0_from_velocity(x_t, predict_velocity(real, x_t, t, batch), t)
-    if guidance == 0 and not audio_guidance:
+    separate = audio_guidance is not None and audio_guidance != guidance and batch.audio is not None
+    if guidance == 0 and not separate:
         return x0_cond
     x0_unc = schedule.x0_from_velocity(x_t, predict_velocity(real, x_t, t, batch.unconditional()), t)
-    if audio_guidance is None or batch.audio is None:
+    if not separate:
         return x0_cond + guidance * (x0_cond - x0_unc)
     x0_txt = schedule.x0_from_velocity(x_t, predict_velocity(real, x_t, t, batch.text_only()), t)
     return x0_unc + guidance * (x0_txt - x0_unc) + audio_guidance * (x0_cond - x0_txt)

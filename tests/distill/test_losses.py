@@ -4,7 +4,7 @@ import torch
 
 from livetalk.diffusion.schedule import FlowMatchSchedule
 from livetalk.distill.batch import make_cond, random_batch
-from livetalk.distill.dmd import critic_loss, dmd_generator_loss, self_forcing_rollout
+from livetalk.distill.dmd import critic_loss, dmd_generator_loss, real_x0, self_forcing_rollout
 from livetalk.distill.ode import STUDENT_TIMESTEPS, generate_ode_pairs, ode_regression_loss
 from livetalk.distill.stages import converged
 from livetalk.distill.teacher import guided_velocity, sample_teacher, teacher_loss
@@ -54,6 +54,25 @@ def test_guided_velocity_separate_scales():
     vu = m(x, t, b.neg_context, audio=torch.zeros_like(b.audio))
     want = vu + 4.0 * (vt - vu) + 2.0 * (vc - vt)
     assert torch.allclose(guided_velocity(m, x, t, b, 4.0, 2.0), want, atol=1e-6)
+
+
+def test_real_score_guidance_branches_as_published():
+    """Spec §4.3 / pitfall 16: the published 5 / 5 takes the standard branch (CFG 6, not 5); unequal scales take the
+    separate branch with full scales; guidance 0 without audio guidance is the conditional prediction alone."""
+    b = random_batch(MICRO, batch=1, frames=3, lat=4)
+    m = Recorder()
+    x, t = torch.randn(1, 3, 16, 4, 4), torch.full((1,), 500.0)
+    x0 = lambda batch: SCHED.x0_from_velocity(x, m(x, t, batch.context, audio=batch.audio), t)
+    c, u, txt = x0(b), x0(b.unconditional()), x0(b.text_only())
+    assert not torch.allclose(c, u) and not torch.allclose(c, txt)
+    cfg6 = c + 5.0 * (c - u)
+    assert torch.allclose(real_x0(m, x, t, b, SCHED, 5.0, 5.0), cfg6, atol=1e-5)
+    assert torch.allclose(real_x0(m, x, t, b, SCHED, 5.0, None), cfg6, atol=1e-5)
+    assert not torch.allclose(real_x0(m, x, t, b, SCHED, 5.0, 5.0), u + 5.0 * (c - u), atol=1e-3)  # CFG 5
+    assert torch.allclose(real_x0(m, x, t, b, SCHED, 1.0, 3.0), txt + 3.0 * (c - txt), atol=1e-5)
+    assert torch.allclose(real_x0(m, x, t, b, SCHED, 1.0, 1.0), c + (c - u), atol=1e-5)
+    m.calls.clear()
+    assert torch.equal(real_x0(m, x, t, b, SCHED, 0.0, None), c) and len(m.calls) == 1
 
 
 def test_teacher_sampler_keeps_student_timesteps_and_fixes_frame0():
