@@ -81,6 +81,9 @@ def main() -> None:
     ap.add_argument("--windowed-ceiling", action="store_true",
                     help="also score ground truth encoded window by window (33 frames, like the DiT data) and decoded "
                          "as one stream: the ceiling for what the students generate on long streams")
+    ap.add_argument("--decode-only", action="store_true",
+                    help="write the decoded videos and skip the eval suite (for scripts/paired_metrics.py, which "
+                         "scores clip by clip itself); no --out file")
     ap.add_argument("--decode-warmup", type=int, default=None,
                     help="decode the models' latents re-primed with this many latent frames of warm-up before each "
                          "block (livetalk.models.vae_reprime); default: one continuous decoder")
@@ -106,8 +109,13 @@ def main() -> None:
             continue
         data = torch.load(gen, weights_only=False)
         decode_model(vae, data, ref, videos / name, args.decode_warmup)
+        if args.decode_only:
+            print(json.dumps({"decoded": str(videos / name), "clips": len(data["ids"])}), flush=True)
+            continue
         results[name] = {**evaluate_dirs(videos / name, args.reference)["summary"], **data.get("timing", timing.get(name, {}))}
         print(json.dumps({name: results[name]}), flush=True)
+    if args.decode_only:
+        return
     if args.models is None or "vae-ceiling" in args.models:
         vae_ceiling(vae, ref, ids, n_frames, videos / "vae-ceiling")
         results["vae-ceiling"] = evaluate_dirs(videos / "vae-ceiling", args.reference)["summary"]
