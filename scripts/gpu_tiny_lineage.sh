@@ -10,6 +10,8 @@
 #   bash scripts/gpu_tiny_lineage.sh pack SRC DST       a checkpoint in fp16 with its metadata (the still-cond mark)
 # Knobs: DATA=runs/lt37 DEVICE=cuda SEED=42 TEACHER_STEPS=3000 SAVE_EVERY=500 ODE_STEPS=600 DMD_STEPS=800 SCALE=1
 # ODE_CFG=3 (the teacher's text and audio scales for the ODE trajectories) DMD_GUIDANCE=2 (real score at CFG 1 + this)
+# DMD_AUDIO_GUIDANCE (unset; set and different from DMD_GUIDANCE: separate full scales, text DMD_GUIDANCE and audio
+# this, dmd.real_x0; the shipped student LS-A is ODE_CFG=1 DMD_GUIDANCE=1 DMD_AUDIO_GUIDANCE=3, session 39)
 # (SAVE_EVERY is also the teacher's eval interval; SCALE multiplies the ODE and DMD steps and the trajectory count,
 # for a smoke run: SCALE=0.01).
 set -euo pipefail
@@ -52,8 +54,9 @@ student)
   lt train dmd --config configs/tiny_dmd_still.yaml --no-progress --set data=$DATA/train.pt:curated \
     teacher=$T init=$OUT/ode/student_ode.safetensors \
     ref_video=$DATA/train_curated_still.pt out_dir=$OUT/dmd guidance=${DMD_GUIDANCE:-2.0} steps=$(n ${DMD_STEPS:-800}) \
+    ${DMD_AUDIO_GUIDANCE:+audio_guidance=$DMD_AUDIO_GUIDANCE} \
     ema_start=$(n 200) save_every=$(n 100) seed=$SEED device=$DEVICE
   ;;
 chain) teacher; TEACHER=$OUT/teacher/teacher.safetensors bash "$0" student "$OUT" ;;
-*) sed -n 2,14p "$0"; exit 2 ;;
+*) sed -n 2,16p "$0"; exit 2 ;;
 esac
