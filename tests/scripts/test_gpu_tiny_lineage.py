@@ -1,5 +1,7 @@
-"""scripts/gpu_tiny_lineage.sh: `pack` keeps a checkpoint's metadata (the still-cond mark) while halving it."""
+"""scripts/gpu_tiny_lineage.sh: `pack` keeps a checkpoint's metadata (the still-cond mark) while halving it; `student`
+passes the DMD guidance knobs through."""
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -29,7 +31,6 @@ def test_usage_without_a_stage():
 
 def _student_calls(tmp_path, **env) -> list[str]:
     """`student` with a stub `livetalk` on PATH that records its arguments, one call per line."""
-    import os
     stub = tmp_path / "bin" / "livetalk"
     stub.parent.mkdir()
     stub.write_text(f'#!/bin/bash\necho "$*" >> {tmp_path / "calls.txt"}\n')
