@@ -9,7 +9,8 @@
 #                                                       exported at its last checkpoint (SAVE_EVERY)
 #   bash scripts/gpu_tiny_lineage.sh pack SRC DST       a checkpoint in fp16 with its metadata (the still-cond mark)
 # Knobs: DATA=runs/lt37 DEVICE=cuda SEED=42 TEACHER_STEPS=3000 SAVE_EVERY=500 ODE_STEPS=600 DMD_STEPS=800 SCALE=1
-# ODE_CFG=3 (the teacher's text and audio scales for the ODE trajectories) DMD_GUIDANCE=2 (real score at CFG 1 + this)
+# ODE_CFG=3 (the teacher's text and audio scales for the ODE trajectories; ODE_AUDIO_CFG, unset, moves the audio
+# scale alone) DMD_GUIDANCE=2 (real score at CFG 1 + this)
 # DMD_AUDIO_GUIDANCE (unset; set and different from DMD_GUIDANCE: separate full scales, text DMD_GUIDANCE and audio
 # this, dmd.real_x0; the shipped student LS-A is ODE_CFG=1 DMD_GUIDANCE=1 DMD_AUDIO_GUIDANCE=3, session 39)
 # (SAVE_EVERY is also the teacher's eval interval; SCALE multiplies the ODE and DMD steps and the trajectory count,
@@ -50,7 +51,7 @@ student)
   lt train ode --config configs/tiny_ode_still.yaml --no-progress --set data=$DATA/train.pt:curated \
     eval_data=$DATA/eval.pt teacher=$T \
     ref_video=$DATA/train_curated_still.pt,$DATA/eval_clean_still.pt out_dir=$OUT/ode teacher_text_scale=$C \
-    teacher_audio_scale=$C ode_pairs_clips=$(n 256) steps=$(n ${ODE_STEPS:-600}) seed=$SEED device=$DEVICE
+    teacher_audio_scale=${ODE_AUDIO_CFG:-$C} ode_pairs_clips=$(n 256) steps=$(n ${ODE_STEPS:-600}) seed=$SEED device=$DEVICE
   lt train dmd --config configs/tiny_dmd_still.yaml --no-progress --set data=$DATA/train.pt:curated \
     teacher=$T init=$OUT/ode/student_ode.safetensors \
     ref_video=$DATA/train_curated_still.pt out_dir=$OUT/dmd guidance=${DMD_GUIDANCE:-2.0} steps=$(n ${DMD_STEPS:-800}) \

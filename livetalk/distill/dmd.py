@@ -142,10 +142,13 @@ def real_x0(
     separate = audio_guidance is not None and audio_guidance != guidance and batch.audio is not None
     if guidance == 0 and not separate:
         return x0_cond
-    x0_unc = schedule.x0_from_velocity(x_t, predict_velocity(real, x_t, t, batch.unconditional()), t)
     if not separate:
+        x0_unc = schedule.x0_from_velocity(x_t, predict_velocity(real, x_t, t, batch.unconditional()), t)
         return x0_cond + guidance * (x0_cond - x0_unc)
     x0_txt = schedule.x0_from_velocity(x_t, predict_velocity(real, x_t, t, batch.text_only()), t)
+    if guidance == 1.0:  # the unconditional terms cancel: 2 teacher passes, not 3 (LS-A's text 1 / audio 3)
+        return x0_txt + audio_guidance * (x0_cond - x0_txt)
+    x0_unc = schedule.x0_from_velocity(x_t, predict_velocity(real, x_t, t, batch.unconditional()), t)
     return x0_unc + guidance * (x0_txt - x0_unc) + audio_guidance * (x0_cond - x0_txt)
 
 

@@ -119,14 +119,23 @@ def guided_velocity(
     text_scale: float,
     audio_scale: float,
 ) -> torch.Tensor:
-    """CFG with separate scales; 1 NFE when both are 1, 3 NFE otherwise (2 when the model has no audio)."""
+    """CFG with separate scales: `uncond + text·(text_only − uncond) + audio·(cond − text_only)`.
+
+    Passes whose terms cancel are skipped (same value up to float rounding): both scales 1 → the conditional pass
+    alone (1 NFE); equal scales g → `uncond + g·(cond − uncond)` (2 NFE, no text-only pass); text scale 1 →
+    `text_only + audio·(cond − text_only)` (2 NFE, no unconditional pass); a model without audio → 2 NFE; otherwise
+    3 NFE. `teacher_nfe` counts the same way."""
     v_cond = predict_velocity(model, x, t, batch)
     if text_scale == 1.0 and audio_scale == 1.0:
         return v_cond
-    v_uncond = predict_velocity(model, x, t, batch.unconditional())
-    if batch.audio is None or not model.cfg.use_audio:
+    has_audio = batch.audio is not None and model.cfg.use_audio
+    if not has_audio or text_scale == audio_scale:
+        v_uncond = predict_velocity(model, x, t, batch.unconditional())
         return v_uncond + text_scale * (v_cond - v_uncond)
     v_text = predict_velocity(model, x, t, batch.text_only())
+    if text_scale == 1.0:
+        return v_text + audio_scale * (v_cond - v_text)
+    v_uncond = predict_velocity(model, x, t, batch.unconditional())
     return v_uncond + text_scale * (v_text - v_uncond) + audio_scale * (v_cond - v_text)
 
 
@@ -168,7 +177,9 @@ def sample_teacher(
 
 
 def teacher_nfe(steps: int, text_scale: float, audio_scale: float, has_audio: bool = True) -> int:
-    """Network evaluations of `sample_teacher`."""
+    """Network evaluations of `sample_teacher` (`guided_velocity`'s passes per step × steps)."""
     if text_scale == 1.0 and audio_scale == 1.0:
         return steps
-    return steps * (3 if has_audio else 2)
+    if not has_audio or text_scale == audio_scale or text_scale == 1.0:
+        return steps * 2
+    return steps * 3

@@ -7,7 +7,7 @@ from livetalk.distill.batch import make_cond, random_batch
 from livetalk.distill.dmd import critic_loss, dmd_generator_loss, real_x0, self_forcing_rollout
 from livetalk.distill.ode import STUDENT_TIMESTEPS, generate_ode_pairs, ode_regression_loss
 from livetalk.distill.stages import converged
-from livetalk.distill.teacher import guided_velocity, sample_teacher, teacher_loss
+from livetalk.distill.teacher import guided_velocity, sample_teacher, teacher_loss, teacher_nfe
 from livetalk.models.config import get_preset
 from livetalk.models.dit import build_dit
 
@@ -56,6 +56,23 @@ def test_guided_velocity_separate_scales():
     assert torch.allclose(guided_velocity(m, x, t, b, 4.0, 2.0), want, atol=1e-6)
 
 
+def test_guided_velocity_skips_only_cancelling_passes():
+    """Each shortcut equals the full three-pass formula, and its passes are what `teacher_nfe` counts."""
+    b = random_batch(MICRO, batch=1, frames=3, lat=4)
+    m = Recorder()
+    x, t = torch.randn(1, 3, 16, 4, 4), torch.full((1,), 500.0)
+    vc = m(x, t, b.context, audio=b.audio)
+    vt = m(x, t, b.context, audio=torch.zeros_like(b.audio))
+    vu = m(x, t, b.neg_context, audio=torch.zeros_like(b.audio))
+    for ts, au in [(1.0, 1.0), (3.0, 3.0), (1.0, 3.0), (4.0, 2.0), (2.0, 1.0)]:
+        m.calls.clear()
+        got = guided_velocity(m, x, t, b, ts, au)
+        assert len(m.calls) == teacher_nfe(1, ts, au), (ts, au)
+        assert torch.allclose(got, vu + ts * (vt - vu) + au * (vc - vt), atol=1e-5), (ts, au)
+    assert [teacher_nfe(48, *s) for s in [(1.0, 1.0), (3.0, 3.0), (1.0, 3.0), (4.5, 2.0)]] == [48, 96, 96, 144]
+    assert teacher_nfe(48, 4.5, 2.0, has_audio=False) == 96
+
+
 def test_real_score_guidance_branches_as_published():
     """Spec §4.3 / pitfall 16: the published 5 / 5 takes the standard branch (CFG 6, not 5); unequal scales take the
     separate branch with full scales; guidance 0 without audio guidance is the conditional prediction alone."""
@@ -69,7 +86,10 @@ def test_real_score_guidance_branches_as_published():
     assert torch.allclose(real_x0(m, x, t, b, SCHED, 5.0, 5.0), cfg6, atol=1e-5)
     assert torch.allclose(real_x0(m, x, t, b, SCHED, 5.0, None), cfg6, atol=1e-5)
     assert not torch.allclose(real_x0(m, x, t, b, SCHED, 5.0, 5.0), u + 5.0 * (c - u), atol=1e-3)  # CFG 5
+    m.calls.clear()
     assert torch.allclose(real_x0(m, x, t, b, SCHED, 1.0, 3.0), txt + 3.0 * (c - txt), atol=1e-5)
+    assert len(m.calls) == 2  # the unconditional pass cancels at text scale 1
+    assert torch.allclose(real_x0(m, x, t, b, SCHED, 2.0, 3.0), u + 2.0 * (txt - u) + 3.0 * (c - txt), atol=1e-5)
     assert torch.allclose(real_x0(m, x, t, b, SCHED, 1.0, 1.0), c + (c - u), atol=1e-5)
     m.calls.clear()
     assert torch.equal(real_x0(m, x, t, b, SCHED, 0.0, None), c) and len(m.calls) == 1

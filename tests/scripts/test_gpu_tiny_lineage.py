@@ -50,3 +50,8 @@ def test_student_passes_audio_guidance_only_when_set(tmp_path):
     (tmp_path / "b").mkdir()
     _, dmd = _student_calls(tmp_path / "b", DMD_GUIDANCE="0")
     assert " guidance=0 " in dmd and "audio_guidance" not in dmd
+
+
+def test_student_passes_a_separate_ode_audio_scale(tmp_path):
+    ode, _ = _student_calls(tmp_path, ODE_CFG="1", ODE_AUDIO_CFG="3")
+    assert "teacher_text_scale=1 teacher_audio_scale=3" in ode
