@@ -114,7 +114,7 @@ def main() -> None:
     ap.add_argument("--models", nargs="*", default=None,
                     help="generate / generate-long: only these models (generate-long: the teacher only if named)")
     ap.add_argument("--teacher-eval-steps", type=int, default=48,
-                    help="generate: the teacher's Euler steps (3 network evaluations each at CFG > 1)")
+                    help="generate: the teacher's Euler steps (2 network evaluations each at CFG > 1: guided_velocity)")
     ap.add_argument("--teacher-eval-cfg", type=float, default=3.0,
                     help="generate: the teacher's guidance on text and audio (1 = none, 1 network evaluation per step)")
     ap.add_argument("--eval-variant", default="", choices=["", "clean", "raw", "curated"],

@@ -61,6 +61,41 @@ def _bench_memory(args) -> int:
     return 0
 
 
+def _bench_cost(args) -> int:
+    import torch
+
+    from ..models.checkpoint import load_dit
+    from .bench_cost import Setting, time_setting
+    from .data import LatentClips
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        settings = [Setting.parse_teacher(s) for s in args.teacher_settings] if args.teacher else []
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
+    runs = ([(args.student, Setting("student"))] if args.student else []) + [(args.teacher, s) for s in settings]
+    if not runs:
+        raise SystemExit("give --student and/or --teacher")
+    rows = []
+    for path, setting in runs:
+        try:  # the cond the checkpoint was trained with (still-reference latents or the published one)
+            data = LatentClips.load(args.data).for_checkpoint(path, args.ref_video)
+        except ValueError as e:
+            raise SystemExit(f"{path}: {e}") from None
+        model = load_dit(path, device=args.device, dtype=torch.float32)
+        row = {"checkpoint": str(path), **time_setting(model, data, setting, clips=args.clips, batch=args.batch,
+                                                       device=args.device), "threads": torch.get_num_threads()}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print("| setting | NFE per clip | seconds per clip |")
+    print("|---|---|---|")
+    for r in rows:
+        extra = f" (+{r['refresh']} cache passes)" if r["refresh"] else ""
+        print(f"| {r['setting']} | {r['nfe']}{extra} | {r['seconds_per_clip']:.3f} |")
+    return 0
+
+
 def register(sub) -> None:
     from ..cli import bench_group
 
@@ -78,6 +113,22 @@ def register(sub) -> None:
     p.add_argument("--real", action="store_true", help="real tensors on the CPU (random weights; also times "
                    "forward + backward) instead of fake ones")
     p.set_defaults(func=_bench_memory)
+
+    p = bench_group(sub).add_parser(
+        "clip-cost", help="seconds and network evaluations per clip: the student against teacher step / CFG "
+        "settings, latent generation on the same conditions (docs/benchmarks.md)")
+    p.add_argument("--data", required=True, help="latent file written by prepare-latents, PATH or PATH:VARIANT")
+    p.add_argument("--ref-video", default="", help="still-reference latents (scripts/still_baseline.py make) for "
+                   "checkpoints trained with them")
+    p.add_argument("--student", default="", help="student checkpoint (4 steps per 3-latent-frame block)")
+    p.add_argument("--teacher", default="", help="teacher checkpoint")
+    p.add_argument("--teacher-settings", nargs="+", default=["48:3", "1:1"],
+                   help="STEPS:CFG or STEPS:TEXT:AUDIO (full CFG scales; 1 = unguided)")
+    p.add_argument("--clips", type=int, default=32, help="timed clips (the first of the file)")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.set_defaults(func=_bench_cost)
 
     p = sub.add_parser("sample-eval", help="generate a dataset's clips with a teacher or student for `livetalk eval`")
     p.add_argument("checkpoint")
