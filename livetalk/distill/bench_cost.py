@@ -48,7 +48,7 @@ class Setting:
         if self.role == "student":
             return "student (4 steps per block)"
         cfg = f"CFG {self.text:g}" if self.text == self.audio else f"text CFG {self.text:g}, audio CFG {self.audio:g}"
-        return f"teacher, {self.steps} steps, {cfg}"
+        return f"teacher, {self.steps} step{'' if self.steps == 1 else 's'}, {cfg}"
 
 
 def passes_per_clip(setting: Setting, latent_frames: int, block: int = 3) -> dict:

@@ -22,6 +22,8 @@ def test_settings_parse_and_count():
     for bad in ["48", "x:3", "0:1", "2.5:1", "1:2:3:4"]:
         with pytest.raises(ValueError, match="STEPS:CFG"):
             Setting.parse_teacher(bad)
+    assert Setting("teacher", 1).label() == "teacher, 1 step, CFG 1"
+    assert Setting("teacher", 48, 1.0, 3.0).label() == "teacher, 48 steps, text CFG 1, audio CFG 3"
     assert passes_per_clip(Setting("student"), 9) == {"nfe": 12, "refresh": 3}
     assert passes_per_clip(Setting("student"), 8) == {"nfe": 12, "refresh": 3}  # a part block is a block
     got = [passes_per_clip(Setting.parse_teacher(s), 9)["nfe"] for s in ["48:3", "48:1", "48:1:3", "48:4.5:2", "1:1"]]
