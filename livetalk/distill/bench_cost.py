@@ -3,7 +3,8 @@
 The issue's "NFE and seconds per clip" columns, measured the way the scored videos are made
 (`scripts/tiny_distill.py --only generate`): latent generation only, batched, on the same conditions for every model
 (a latent file and variant, with the still-reference latents when the checkpoint was trained on them). The VAE decode
-is the same for every model and is not timed here (`livetalk bench stream` times the runtime end to end).
+is the same for every model and is not timed here (`livetalk bench stream` times the runtime end to end). Weights
+in fp32 (the tiny scale's evaluation dtype).
 
 * teacher: `sample_teacher`, `steps` Euler steps, CFG with separate text / audio scales (`guided_velocity`, which
   skips the passes that cancel: `teacher_nfe`);
