@@ -44,7 +44,7 @@ def stage(name, recipe, out, device, **kw):
 @torch.no_grad()
 def generate(models: dict, eval_spec: str, out: Path, device: str, teacher_steps: int, cfg_scale: float,
              prefix: str = "gen_", context_noise: float = 0.0, suffix: str = "", cache: dict | None = None,
-             noise_seed: int = 1000, ref_video: str = ""):
+             noise_seed: int = 1000, ref_video: str = "", audio_cfg_scale: float | None = None):
     """Latents of every eval clip for every model, with its NFE and seconds per clip → out/<prefix><model>.pt."""
     timing = {}
     if len({v for _, _, v in models.values()}) > 1:  # docs/results.md, session 31
@@ -63,13 +63,14 @@ def generate(models: dict, eval_spec: str, out: Path, device: str, teacher_steps
         for i in range(0, len(data), 16):
             batch = data.batch(list(range(i, min(i + 16, len(data))))).to(device)
             x0 = sample_latents(model, batch, role, noise_seed + i, teacher_steps=teacher_steps, cfg_scale=cfg_scale,
-                                context_noise=context_noise, cache=cache)
+                                context_noise=context_noise, cache=cache, audio_cfg_scale=audio_cfg_scale)
             outs.append(x0.half().cpu())
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         secs = (time.perf_counter() - t0) / len(data)
         f = data.latents.shape[1]
-        nfe = teacher_nfe(teacher_steps, cfg_scale, cfg_scale) if role == "teacher" else 4 * -(-f // 3)
+        audio = cfg_scale if audio_cfg_scale is None else audio_cfg_scale
+        nfe = teacher_nfe(teacher_steps, cfg_scale, audio) if role == "teacher" else 4 * -(-f // 3)
         timing[name] = {"nfe_per_clip": nfe, "seconds_per_clip_batched": secs, "role": role, "variant": variant}
         torch.save({"latents": torch.cat(outs), "ids": data.ids, "timing": timing[name]},
                    out / f"{prefix}{name}{suffix}.pt")
@@ -117,6 +118,9 @@ def main() -> None:
                     help="generate: the teacher's Euler steps (2 network evaluations each at CFG > 1: guided_velocity)")
     ap.add_argument("--teacher-eval-cfg", type=float, default=3.0,
                     help="generate: the teacher's guidance on text and audio (1 = none, 1 network evaluation per step)")
+    ap.add_argument("--teacher-eval-audio-cfg", type=float, default=None,
+                    help="generate: the teacher's audio scale apart from the text one (--teacher-eval-cfg); e.g. "
+                         "--teacher-eval-cfg 1 --teacher-eval-audio-cfg 3 guides the audio alone, as LS-AO's ODE pairs")
     ap.add_argument("--eval-variant", default="", choices=["", "clean", "raw", "curated"],
                     help="generate: give every model these conditions (default: each its own recipe's, so the "
                          "teacher gets the clean reference and the curated students a repaired one: session 31 found "
@@ -183,14 +187,14 @@ def main() -> None:
     if "generate" in run:
         generate(pick(models), args.eval, out, args.device, teacher_steps=args.teacher_eval_steps,
                  cfg_scale=args.teacher_eval_cfg, context_noise=args.context_noise, suffix=args.suffix, cache=cache,
-                 noise_seed=args.noise_seed, ref_video=args.ref_video)
+                 noise_seed=args.noise_seed, ref_video=args.ref_video, audio_cfg_scale=args.teacher_eval_audio_cfg)
     if "generate-long" in run and args.eval_long:
         # the students stream; the bidirectional teacher samples each long clip whole (positions past its training
         # windows), and only when named in --models (`pick` keeps only the named ones)
         generate(pick([k for k in models if k != "teacher" or args.models]), args.eval_long, out, args.device,
                  teacher_steps=args.teacher_eval_steps, cfg_scale=args.teacher_eval_cfg, prefix="long_",
                  context_noise=args.context_noise, suffix=args.suffix, cache=cache, noise_seed=args.noise_seed,
-                 ref_video=args.ref_video)
+                 ref_video=args.ref_video, audio_cfg_scale=args.teacher_eval_audio_cfg)
 
 
 if __name__ == "__main__":

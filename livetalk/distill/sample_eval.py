@@ -140,12 +140,15 @@ def stream_latents(student, batch: TrainBatch, *, steps: int = 4, block: int = 3
 
 @torch.no_grad()
 def sample_latents(model, batch: TrainBatch, role: str, seed: int, *, teacher_steps: int = 48,
-                   cfg_scale: float = 3.0, context_noise: float = 0.0, cache: dict | None = None) -> torch.Tensor:
+                   cfg_scale: float = 3.0, context_noise: float = 0.0, cache: dict | None = None,
+                   audio_cfg_scale: float | None = None) -> torch.Tensor:
     """Clean latents `[B, F, 16, h, w]` of one batch: a teacher by `sample_teacher` (`teacher_steps` Euler steps,
-    CFG `cfg_scale` on text and audio, noise from `seed`), a student by `stream_latents` (the runtime's block loop,
-    `context_noise` for its cache passes, `cache` its `stream_latents` cache sizes; default the published 9 / 15)."""
+    CFG `cfg_scale` on text and `audio_cfg_scale` on audio, the same as text when None; noise from `seed`), a
+    student by `stream_latents` (the runtime's block loop, `context_noise` for its cache passes, `cache` its
+    `stream_latents` cache sizes; default the published 9 / 15)."""
     if role == "teacher":
-        x0, _ = sample_teacher(model, batch, steps=teacher_steps, text_scale=cfg_scale, audio_scale=cfg_scale,
+        audio = cfg_scale if audio_cfg_scale is None else audio_cfg_scale
+        x0, _ = sample_teacher(model, batch, steps=teacher_steps, text_scale=cfg_scale, audio_scale=audio,
                                generator=torch.Generator().manual_seed(seed))
         return x0
     if role != "student":

@@ -23,6 +23,11 @@ def test_teacher_and_student_paths_and_bad_role():
     assert torch.equal(got, want)
     assert not torch.equal(got, sample_latents(model, b, "teacher", 8, teacher_steps=4, cfg_scale=2.0))
     assert torch.equal(sample_latents(model, b, "student", 3), stream_latents(model, b, seed=3))
+    with torch.no_grad():
+        audio_only, _ = sample_teacher(model, b, steps=4, text_scale=1.0, audio_scale=3.0,
+                                       generator=torch.Generator().manual_seed(7))
+    got = sample_latents(model, b, "teacher", 7, teacher_steps=4, cfg_scale=1.0, audio_cfg_scale=3.0)
+    assert torch.equal(got, audio_only) and not torch.equal(got, want)
     with pytest.raises(ValueError, match="role"):
         sample_latents(model, b, "critic", 0)
 
