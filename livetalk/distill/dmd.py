@@ -28,7 +28,7 @@ from ..models.dit import WanDiT
 from .batch import TrainBatch, with_reference
 from . import parallel
 from .ode import STUDENT_TIMESTEPS
-from .teacher import predict_velocity
+from .teacher import guided_velocity, predict_velocity
 
 
 def self_forcing_rollout(
@@ -138,18 +138,11 @@ def real_x0(
     `cond + g·(cond − uncond)`, i.e. CFG g + 1. Different scales: the separate branch
     `uncond + g·(text_only − uncond) + g_a·(cond − text_only)`, where the scales are full CFG scales (g = g_a = 1 is
     the conditional prediction), so moving `audio_guidance` off `guidance` changes what `guidance` means."""
-    x0_cond = schedule.x0_from_velocity(x_t, predict_velocity(real, x_t, t, batch), t)
     separate = audio_guidance is not None and audio_guidance != guidance and batch.audio is not None
-    if guidance == 0 and not separate:
-        return x0_cond
-    if not separate:
-        x0_unc = schedule.x0_from_velocity(x_t, predict_velocity(real, x_t, t, batch.unconditional()), t)
-        return x0_cond + guidance * (x0_cond - x0_unc)
-    x0_txt = schedule.x0_from_velocity(x_t, predict_velocity(real, x_t, t, batch.text_only()), t)
-    if guidance == 1.0:  # the unconditional terms cancel: 2 teacher passes, not 3 (LS-A's text 1 / audio 3)
-        return x0_txt + audio_guidance * (x0_cond - x0_txt)
-    x0_unc = schedule.x0_from_velocity(x_t, predict_velocity(real, x_t, t, batch.unconditional()), t)
-    return x0_unc + guidance * (x0_txt - x0_unc) + audio_guidance * (x0_cond - x0_txt)
+    # x0 is affine in the velocity, so guiding velocities is guiding x0s; `guided_velocity` skips the passes that
+    # cancel (text scale 1: no unconditional pass; both scales 1: the conditional pass alone)
+    text, audio = (guidance, audio_guidance) if separate else (guidance + 1.0, guidance + 1.0)
+    return schedule.x0_from_velocity(x_t, guided_velocity(real, x_t, t, batch, text, audio), t)
 
 
 def dmd_generator_loss(
