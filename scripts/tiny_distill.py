@@ -25,7 +25,7 @@ import torch
 
 from livetalk.distill.config import load_train_config
 from livetalk.distill.data import LatentClips
-from livetalk.distill.sample_eval import sample_latents
+from livetalk.distill.sample_eval import sample_latents, student_nfe
 from livetalk.distill.teacher import teacher_nfe
 from livetalk.distill.trainer import train
 from livetalk.models.checkpoint import load_dit
@@ -70,7 +70,7 @@ def generate(models: dict, eval_spec: str, out: Path, device: str, teacher_steps
         secs = (time.perf_counter() - t0) / len(data)
         f = data.latents.shape[1]
         audio = cfg_scale if audio_cfg_scale is None else audio_cfg_scale
-        nfe = teacher_nfe(teacher_steps, cfg_scale, audio) if role == "teacher" else 4 * -(-f // 3)
+        nfe = teacher_nfe(teacher_steps, cfg_scale, audio) if role == "teacher" else student_nfe(f)
         timing[name] = {"nfe_per_clip": nfe, "seconds_per_clip_batched": secs, "role": role, "variant": variant}
         torch.save({"latents": torch.cat(outs), "ids": data.ids, "timing": timing[name]},
                    out / f"{prefix}{name}{suffix}.pt")

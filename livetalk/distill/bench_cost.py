@@ -6,6 +6,8 @@ The issue's "NFE and seconds per clip" columns, measured the way the scored vide
 is the same for every model and is not timed here (`livetalk bench stream` times the runtime end to end). Weights
 in fp32 (the tiny scale's evaluation dtype).
 
+Both through `sample_latents`, as the scored videos:
+
 * teacher: `sample_teacher`, `steps` Euler steps, CFG with separate text / audio scales (`guided_velocity`, which
   skips the passes that cancel: `teacher_nfe`);
 * student: `stream_latents`, the runtime's block loop (4 denoising passes per 3-latent-frame block, plus one
@@ -20,8 +22,8 @@ from dataclasses import dataclass
 import torch
 
 from .data import LatentClips
-from .sample_eval import stream_latents
-from .teacher import sample_teacher, teacher_nfe
+from .sample_eval import sample_latents, student_nfe
+from .teacher import teacher_nfe
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,7 @@ def passes_per_clip(setting: Setting, latent_frames: int, block: int = 3) -> dic
     NFE); a student also runs one cache-refresh pass per block (`refresh`)."""
     if setting.role == "teacher":
         return {"nfe": teacher_nfe(setting.steps, setting.text, setting.audio), "refresh": 0}
-    blocks = -(-latent_frames // block)
-    return {"nfe": 4 * blocks, "refresh": blocks}
+    return {"nfe": student_nfe(latent_frames, block=block), "refresh": -(-latent_frames // block)}
 
 
 @torch.no_grad()
@@ -70,12 +71,9 @@ def time_setting(model, data: LatentClips, setting: Setting, *, clips: int, batc
     if n < 1:
         raise ValueError("no clips to time")
 
-    def run(i: int, j: int) -> torch.Tensor:
-        b = data.batch(list(range(i, j))).to(device)
-        if setting.role == "teacher":
-            return sample_teacher(model, b, steps=setting.steps, text_scale=setting.text, audio_scale=setting.audio,
-                                  generator=torch.Generator().manual_seed(seed + i))[0]
-        return stream_latents(model, b, seed=seed + i)
+    def run(i: int, j: int) -> torch.Tensor:  # exactly what `tiny_distill.py --only generate` samples
+        return sample_latents(model, data.batch(list(range(i, j))).to(device), setting.role, seed + i,
+                              teacher_steps=setting.steps, cfg_scale=setting.text, audio_cfg_scale=setting.audio)
 
     def sync() -> None:
         if str(device).startswith("cuda"):

@@ -78,9 +78,10 @@ def _bench_cost(args) -> int:
     if not runs:
         raise SystemExit("give --student and/or --teacher")
     rows = []
+    data = LatentClips.load(args.data)
     for path, setting in runs:
         try:  # the cond the checkpoint was trained with (still-reference latents or the published one)
-            data = LatentClips.load(args.data).for_checkpoint(path, args.ref_video)
+            data = data.for_checkpoint(path, args.ref_video)
         except ValueError as e:
             raise SystemExit(f"{path}: {e}") from None
         model = load_dit(path, device=args.device, dtype=torch.float32)

@@ -81,8 +81,7 @@ def generate_clips(
             while sum(len(c) for c in chunks) < num_frames:
                 chunks.append(session.next_chunk().frames)
             frames = np.concatenate(chunks)[:num_frames]
-            blocks = -(-lat_frames // 3)
-            nfe = blocks * 4  # denoising evaluations per clip (+ the cache-refresh pass per block)
+            nfe = student_nfe(lat_frames)  # denoising evaluations per clip (+ the cache-refresh pass per block)
         elif role == "teacher":
             ref = vae.encode(frames_to_video(s.reference[None]))[:, 0]
             feats = audio_enc.encode(audio, num_frames=num_frames)[None]
@@ -104,6 +103,12 @@ def generate_clips(
               "nfe_per_clip": nfe, "seconds_per_clip": float(np.mean(times)) if times else 0.0}
     (out_dir / "timing.json").write_text(json.dumps(timing, indent=2))
     return timing
+
+
+def student_nfe(latent_frames: int, steps: int = 4, block: int = 3) -> int:
+    """Denoising network evaluations of `stream_latents` / `AvatarSession` for `latent_frames` latent frames: `steps`
+    per block of `block` latent frames (a part block is a block); the cache-refresh pass per block is not counted."""
+    return steps * -(-latent_frames // block)
 
 
 @torch.no_grad()
