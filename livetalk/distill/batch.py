@@ -78,11 +78,13 @@ class TrainBatch:
 
     def window(self, start: int, stop: int) -> TrainBatch:
         """The clip's latent frames [start, stop) as a clip of its own (same reference, prompt and negative prompt;
-        `cond` puts the reference slot on its frame 0)."""
+        `cond` puts the reference slot on its frame 0). With `ref_video` the still video restarts at the window too:
+        its frames 1..stop−start−1 fill the window's frames 1.., as for a training window cut from a long clip (the
+        reference image held still looks the same from any start; `prepare_latents` encodes each window on its
+        own)."""
         audio = None if self.audio is None else self.audio[:, start:stop]
-        if self.ref_video is not None:
-            raise NotImplementedError("windows of a clip with ref_video (the still video's frames would have to "
-                                      "restart at the window)")
+        if self.ref_video is not None and self.ref_video.shape[1] < stop - start:
+            raise ValueError(f"ref_video has {self.ref_video.shape[1]} latent frames, the window {stop - start}")
         return replace(self, latents=self.latents[:, start:stop], audio=audio)
 
     def blocks(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -93,8 +93,9 @@ class TrainConfig:
     teacher: str = ""  # real score / ODE-pair teacher
     critic_init: str = ""  # fake score init (default: the teacher)
     # the still-reference cond (docs/results.md, session 33; the shipped tiny models use it): still latent files
-    # (comma-separated, `scripts/still_baseline.py make` on `data` and `eval_data`) whose frames 1.. replace the
-    # repeated reference latent in the cond of every clip (teacher, ODE pairs and student, DMD rollouts and scores).
+    # (comma-separated, `scripts/still_baseline.py make` on `data`, `eval_data` and `mix_data`) whose frames 1..
+    # replace the repeated reference latent in the cond of every clip (teacher, ODE pairs and student, DMD rollouts
+    # and scores; a long rollout's scored window restarts the still, `TrainBatch.window`).
     # Exported checkpoints are marked (`livetalk_cond`); the runtime builds the same cond for marked students.
     ref_video: str = ""
     # region-weighted loss (teacher and ODE stages): 1 + mouth_weight inside mouth_box on the latent grid
@@ -156,9 +157,8 @@ class TrainConfig:
         if self.stage == "teacher" and (self.teacher_preset or self.critic_preset):
             raise ValueError("teacher_preset / critic_preset apply to the ode and dmd stages (the teacher stage trains "
                              "`preset`)")
-        if self.ref_video and (self.mix_data or self.data == "random" or self.rollout_window):
-            raise ValueError("ref_video needs prepared data, and no mix_data or rollout_window (the still video's "
-                             "latents are matched to whole clips by id)")
+        if self.ref_video and self.data == "random":
+            raise ValueError("ref_video needs prepared data (the still video's latents are matched to clips by id)")
         if self.grad_accum < 1:
             raise ValueError(f"grad_accum must be >= 1, got {self.grad_accum}")
         if self.parallel.mixed_precision == "bf16" and (self.dtype != "fp32" or not self.device.startswith("cuda")):

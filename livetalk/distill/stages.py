@@ -208,7 +208,7 @@ class Stage:
         self.eval_data = _data(cfg, cfg.eval_data, 1) if (cfg.eval_data or cfg.data == "random") else None
         self.mix_data = _data(cfg, cfg.mix_data, 2) if cfg.mix_data else None
         if cfg.ref_video:  # the still-reference cond (session 33): every clip of every file must be covered
-            for data in (self.train_data, self.eval_data):
+            for data in (self.train_data, self.eval_data, self.mix_data):
                 if data is not None:
                     data.attach_ref_video(cfg.ref_video)
         self.vae_space = latent_space_of(cfg, self.train_data, self.eval_data, self.mix_data)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from livetalk.diffusion.schedule import FlowMatchSchedule
-from livetalk.distill.batch import random_batch
+from livetalk.distill.batch import make_cond, random_batch
 from livetalk.distill.config import load_train_config
 from livetalk.distill.dmd import long_rollout_window, self_forcing_rollout
 from livetalk.distill.sample_eval import stream_latents
@@ -39,6 +39,28 @@ def test_window_is_the_inference_stream_with_the_reference_in_frame_0():
     torch.testing.assert_close(video[:, 1:], stream[:, 10:15], rtol=0, atol=1e-5)
     assert torch.equal(wb.audio, b.audio[:, 9:15]) and torch.equal(wb.context, b.context)
     assert torch.equal(wb.cond[:, 0, -1], torch.zeros_like(wb.cond[:, 0, -1]))  # reference slot on frame 0
+
+
+def test_window_with_the_still_cond_restarts_the_still():
+    """With `ref_video` (the still-reference cond) the rollout streams the long clip with the still's frames 1..end−1
+    (as `generate-long` and the runtime's first 9 frames do) and the scored window is a clip of its own: its frames
+    1.. carry the still's frames 1..window−1, like a training window cut from a long clip."""
+    model = build_dit("micro", seed=0).eval()
+    b = random_batch(MICRO, batch=2, frames=18, lat=4, seed=6)
+    still = torch.randn(2, 18, 16, 4, 4, generator=torch.Generator().manual_seed(7))
+    still[:, 0] = b.ref
+    b = dataclasses.replace(b, ref_video=still)
+    with torch.no_grad():
+        stream = stream_latents(model, b.window(0, 15), seed=5, **CACHE)
+        plain = stream_latents(model, dataclasses.replace(b, ref_video=None).window(0, 15), seed=5, **CACHE)
+        video, wb = long_rollout_window(model, b, FlowMatchSchedule(4, 5.0), window=6, end=15, exit_index=3,
+                                        generator=_gen(), **CACHE)
+    assert not torch.allclose(stream, plain, atol=1e-3)  # the still reaches the stream
+    torch.testing.assert_close(video[:, 1:], stream[:, 10:15], rtol=0, atol=1e-5)
+    assert torch.equal(wb.cond[:, 0, :16], b.ref) and torch.equal(wb.cond[:, 1:, :16], still[:, 1:6])
+    assert torch.equal(b.window(9, 15).cond, make_cond(b.ref, 6, still))  # any window: the same restart
+    with pytest.raises(ValueError, match="ref_video has 4 latent frames, the window 6"):
+        dataclasses.replace(b, ref_video=still[:, :4]).window(9, 15)
 
 
 def test_context_blocks_are_rolled_out_without_gradients_and_change_nothing():

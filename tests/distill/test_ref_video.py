@@ -102,8 +102,41 @@ def test_stages_train_with_ref_video_mark_their_checkpoints_and_refuse_the_other
         DMDStage(load_train_config(None, no_still + [f"out_dir={tmp_path / 'y'}", f"teacher={teacher}",
                                                      f"init={ode}"], stage="dmd"))
     with pytest.raises(ValueError, match="ref_video needs prepared data"):
-        load_train_config(None, common + ["mix_data=" + str(file)], recipe="teacher")
+        load_train_config(None, ["preset=micro", f"ref_video={path}"], recipe="teacher")
     plain = train(load_train_config(None, common[:-1] + [f"out_dir={tmp_path / 'p'}"], stage="teacher"),
                   progress=False)["exported"][0]
     assert COND_METADATA_KEY not in read_shapes(plain)[1]
     assert get_preset("micro").has_cond and random_batch(get_preset("micro")).ref_video is None
+
+
+def test_mix_data_and_long_rollouts_take_the_still_cond(tmp_path):
+    """`mix_data` clips get their still latents too (a file missing them is an error naming it), and DMD on long
+    rollouts (`rollout_window`) trains with the still cond and marks its export."""
+    from livetalk.models.checkpoint import COND_METADATA_KEY, read_shapes
+
+    files = {}
+    for name, frames in (("short", 6), ("long", 12)):
+        (tmp_path / name).mkdir()
+        data, still, path = _clips(tmp_path / name, frames=frames)
+        data.ids = [f"{name}{i}" for i in range(len(data))]
+        torch.save({"latents": still.half(), "ids": data.ids}, path)
+        file = tmp_path / f"{name}.pt"
+        torch.save({"latents": data.latents, "ref": data.ref, "audio": data.audio, "context": data.context,
+                    "neg_context": data.neg_context, "ids": data.ids}, file)
+        files[name] = (file, path)
+    stills = f"ref_video={files['short'][1]},{files['long'][1]}"
+    common = ["preset=micro", "batch_size=2", "log_every=1", f"data={files['short'][0]}",
+              f"mix_data={files['long'][0]}", "mix_share=0.5"]
+    with pytest.raises(KeyError, match="clips are in none"):  # the mix file's stills are missing
+        train(load_train_config(None, common + ["steps=1", f"ref_video={files['short'][1]}",
+                                                f"out_dir={tmp_path / 'x'}"], stage="teacher"), progress=False)
+    teacher = train(load_train_config(None, common + ["steps=4", stills, f"out_dir={tmp_path / 't'}"],
+                                      stage="teacher"), progress=False)["exported"][0]
+    dmd = load_train_config(None, ["preset=micro", "batch_size=2", "log_every=1", f"data={files['long'][0]}",
+                                   stills, f"teacher={teacher}", f"init={teacher}", "steps=3", "gen_update_every=2",
+                                   "ema_start=0", "rollout_window=6", "rollout_sink_size=3",
+                                   "rollout_local_attn_size=9", f"out_dir={tmp_path / 'd'}"], stage="dmd")
+    assert DMDStage(dmd).train_data.ref_video.shape[1] == 12
+    out = train(dmd, progress=False)
+    assert {"critic_loss", "gen_loss"} <= set(out["logs"])
+    assert read_shapes(out["exported"][0])[1][COND_METADATA_KEY] == "still-video"
